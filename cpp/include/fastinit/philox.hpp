@@ -1,0 +1,57 @@
+// Philox4x32-10, the counter-based generator of Salmon, Moraes, Dror and Shaw,
+// "Parallel random numbers: as easy as 1, 2, 3" (SC 2011), exactly as Random123 defines it.
+//
+// The round function is a template over the word type so that one definition serves the
+// scalar reference and every SIMD target (each target supplies `mulhilo` for its vectors).
+#pragma once
+
+#include <cstdint>
+
+namespace fastinit {
+
+// Multipliers and Weyl key increments from the paper, Table 2 / Random123 philox.h.
+inline constexpr std::uint32_t kPhiloxM0 = 0xD2511F53u;
+inline constexpr std::uint32_t kPhiloxM1 = 0xCD9E8D57u;
+inline constexpr std::uint32_t kPhiloxW0 = 0x9E3779B9u;  // golden ratio
+inline constexpr std::uint32_t kPhiloxW1 = 0xBB67AE85u;  // sqrt(3) - 1
+inline constexpr int kPhiloxRounds = 10;
+
+struct PhiloxKey {
+  std::uint32_t k0, k1;
+};
+
+// The 64-bit user seed maps to the key as (low word, high word): docs/stream.md.
+inline PhiloxKey key_from_seed(std::uint64_t seed) {
+  return {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
+}
+
+inline void mulhilo(std::uint32_t m, std::uint32_t x, std::uint32_t& hi, std::uint32_t& lo) {
+  const std::uint64_t p = static_cast<std::uint64_t>(m) * x;
+  hi = static_cast<std::uint32_t>(p >> 32);
+  lo = static_cast<std::uint32_t>(p);
+}
+
+// Four counter words in, four random words out. `U` is std::uint32_t or a vector of them;
+// lane l of each vector is an independent block. `mul` computes the 32x32 -> 64-bit product's
+// high and low words for U (each SIMD target passes its own).
+template <class U, class MulHiLo>
+inline void philox4x32_10(U& c0, U& c1, U& c2, U& c3, PhiloxKey key, MulHiLo mul) {
+  std::uint32_t k0 = key.k0, k1 = key.k1;
+  for (int round = 0; round < kPhiloxRounds; ++round) {
+    if (round > 0) {  // the key is bumped before rounds 2..10
+      k0 += kPhiloxW0;
+      k1 += kPhiloxW1;
+    }
+    U hi0, lo0, hi1, lo1;
+    mul(kPhiloxM0, c0, hi0, lo0);
+    mul(kPhiloxM1, c2, hi1, lo1);
+    const U n0 = hi1 ^ c1 ^ k0;
+    const U n2 = hi0 ^ c3 ^ k1;
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+}
+
+}  // namespace fastinit
