@@ -25,6 +25,28 @@ from ._fills import (
     zeros_,
 )
 from ._random import Generator, default_generator, manual_seed
+from ._catalogue import (
+    TRUNCATED_STD_CORRECTION,
+    calculate_gain,
+    compute_fans,
+    delta_orthogonal_,
+    dirac_,
+    eye_,
+    glorot_normal_,
+    glorot_uniform_,
+    he_normal_,
+    he_uniform_,
+    identity_,
+    kaiming_normal_,
+    kaiming_uniform_,
+    lecun_normal_,
+    lecun_uniform_,
+    orthogonal_,
+    sparse_,
+    variance_scaling_,
+    xavier_normal_,
+    xavier_uniform_,
+)
 
 __version__ = _core.__version__
 
@@ -52,6 +74,26 @@ def set_simd_level(level: str) -> None:
 
 __all__ = [
     "Generator",
+    "TRUNCATED_STD_CORRECTION",
+    "calculate_gain",
+    "compute_fans",
+    "delta_orthogonal_",
+    "dirac_",
+    "eye_",
+    "glorot_normal_",
+    "glorot_uniform_",
+    "he_normal_",
+    "he_uniform_",
+    "identity_",
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "lecun_normal_",
+    "lecun_uniform_",
+    "orthogonal_",
+    "sparse_",
+    "variance_scaling_",
+    "xavier_normal_",
+    "xavier_uniform_",
     "constant_",
     "default_generator",
     "get_num_threads",
