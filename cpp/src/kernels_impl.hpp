@@ -7,6 +7,7 @@
 #endif
 
 #include <cstring>
+#include <limits>
 #include <utility>
 
 #include "kernels.hpp"
@@ -45,18 +46,6 @@ using VI64 = std::int64_t;
 using MaskF = decltype(VF{} < VF{});
 using MaskD = decltype(VD{} < VD{});
 
-template <class M>
-inline bool all_true(const M& m) {
-#if FASTINIT_LANES > 1
-  for (int l = 0; l < W; ++l) {
-    if (!m[l]) return false;
-  }
-  return true;
-#else
-  return static_cast<bool>(m);
-#endif
-}
-
 inline VU lane_iota() {
 #if FASTINIT_LANES > 1
   VU v;
@@ -67,10 +56,29 @@ inline VU lane_iota() {
 #endif
 }
 
+// 32 x 32 -> 64-bit products, high and low words. Compilers do not see that widened
+// operands have zero upper halves and emit full 64-bit multiplies (emulated on AVX2), so the
+// vector targets use the even/odd-lane unsigned multiply directly.
 inline void mul_hi_lo(std::uint32_t m, VU x, VU& hi, VU& lo) {
+#if FASTINIT_LANES == 16 && defined(__AVX512F__)
+  const __m512i xi = reinterpret_cast<__m512i>(x);
+  const __m512i mv = _mm512_set1_epi32(static_cast<int>(m));
+  const __m512i even = _mm512_mul_epu32(xi, mv);
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(xi, 32), mv);
+  lo = reinterpret_cast<VU>(_mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32)));
+  hi = reinterpret_cast<VU>(_mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd));
+#elif FASTINIT_LANES == 8 && defined(__AVX2__)
+  const __m256i xi = reinterpret_cast<__m256i>(x);
+  const __m256i mv = _mm256_set1_epi32(static_cast<int>(m));
+  const __m256i even = _mm256_mul_epu32(xi, mv);
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(xi, 32), mv);
+  lo = reinterpret_cast<VU>(_mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA));
+  hi = reinterpret_cast<VU>(_mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA));
+#else
   const VU64 p = convert<VU64>(x) * static_cast<std::uint64_t>(m);
   hi = convert<VU>(p >> 32);
   lo = convert<VU>(p);
+#endif
 }
 
 inline VF vsqrt(VF x) {
@@ -156,11 +164,11 @@ struct Words {
   VU w0, w1, w2, w3;
 };
 
-// Lane l encrypts counter (first + step*l as 64 bits, c2, c3); step*l < 2^32 always.
-inline Words philox_lanes(std::uint64_t first, std::uint32_t step, std::uint32_t c2,
-                          std::uint32_t c3, PhiloxKey key) {
+// Lane l encrypts counter (first + l as 64 bits, c2, c3).
+inline Words philox_lanes(std::uint64_t first, std::uint32_t c2, std::uint32_t c3,
+                          PhiloxKey key) {
   const std::uint32_t lo0 = static_cast<std::uint32_t>(first);
-  const VU lo = splat<VU>(lo0) + lane_iota() * step;
+  const VU lo = splat<VU>(lo0) + lane_iota();
   const VU hi = splat<VU>(static_cast<std::uint32_t>(first >> 32)) +
                 ((lo < splat<VU>(lo0)) ? splat<VU>(1u) : splat<VU>(0u));
   Words w{lo, hi, splat<VU>(c2), splat<VU>(c3)};
@@ -225,88 +233,16 @@ inline V finish(V x, const Params<T>& p) {
   return v;
 }
 
-// ---- truncated normal retries ---------------------------------------------------------------
-// Lanes not yet accepted draw attempt r = 1, 2, ... from sub-stream r of their own element:
-// counter (element lo, element hi, stream lo, stream hi | r << 16). The value therefore
-// depends only on the element's index, never on its neighbours or the lane count.
-inline VF truncated_retry_f32(const KernelArgs& a, const Params<float>& p, VF x, MaskF accepted,
-                              std::uint64_t first_element, std::uint32_t step) {
-  const TruncMethod method = a.params.method;
-  for (std::uint32_t r = 1; r <= kMaxTruncAttempts && !all_true(accepted); ++r) {
-    const Words w = philox_lanes(first_element, step, a.stream_lo, a.stream_hi | (r << 16), a.key);
-    VF cand;
-    MaskF ok;
-    if (method == TruncMethod::normal_rejection) {
-      VF z1;
-      box_muller_f32(w.w0, w.w1, cand, z1);
-      ok = (cand >= splat<VF>(p.alpha)) & (cand <= splat<VF>(p.beta));
-    } else if (method == TruncMethod::exponential_rejection) {
-      cand = splat<VF>(p.alpha) - log_f32<VF, VI>(u01_open0_f32(w.w0)) / splat<VF>(p.lambda);
-      const VF d = cand - splat<VF>(p.lambda);
-      const VF log_u = log_f32<VF, VI>(u01_open0_f32(w.w1));
-      ok = (cand <= splat<VF>(p.beta)) & (log_u <= d * d * splat<VF>(-0.5f));
-    } else {
-      cand = splat<VF>(p.alpha) + splat<VF>(p.beta - p.alpha) * u01_f32(w.w0);
-      const VF log_u = log_f32<VF, VI>(u01_open0_f32(w.w1));
-      const VF bound = (splat<VF>(p.mode * p.mode) - cand * cand) * splat<VF>(0.5f);
-      ok = (cand <= splat<VF>(p.beta)) & (log_u <= bound);
-    }
-    x = accepted ? x : (ok ? cand : x);
-    accepted = accepted | ok;
-  }
-  // Only after 32767 rejections in a row (never seen; documented in docs/stream.md).
-  x = accepted ? x : splat<VF>(p.mode);
-  return a.params.flip ? -x : x;
-}
-
-inline VD truncated_retry_f64(const KernelArgs& a, const Params<double>& p, VD x,
-                              MaskD accepted, std::uint64_t first_element, std::uint32_t step) {
-  const TruncMethod method = a.params.method;
-  for (std::uint32_t r = 1; r <= kMaxTruncAttempts && !all_true(accepted); ++r) {
-    const Words w = philox_lanes(first_element, step, a.stream_lo, a.stream_hi | (r << 16), a.key);
-    VD cand;
-    MaskD ok;
-    if (method == TruncMethod::normal_rejection) {
-      VD z1;
-      box_muller_f64(w.w0, w.w1, w.w2, w.w3, cand, z1);
-      ok = (cand >= splat<VD>(p.alpha)) & (cand <= splat<VD>(p.beta));
-    } else if (method == TruncMethod::exponential_rejection) {
-      cand = splat<VD>(p.alpha) -
-             log_f64<VD, VI64>(u01_open0_f64(w.w0, w.w1)) / splat<VD>(p.lambda);
-      const VD d = cand - splat<VD>(p.lambda);
-      const VD log_u = log_f64<VD, VI64>(u01_open0_f64(w.w2, w.w3));
-      ok = (cand <= splat<VD>(p.beta)) & (log_u <= d * d * splat<VD>(-0.5));
-    } else {
-      cand = splat<VD>(p.alpha) + splat<VD>(p.beta - p.alpha) * u01_f64(w.w0, w.w1);
-      const VD log_u = log_f64<VD, VI64>(u01_open0_f64(w.w2, w.w3));
-      const VD bound = (splat<VD>(p.mode * p.mode) - cand * cand) * splat<VD>(0.5);
-      ok = (cand <= splat<VD>(p.beta)) & (log_u <= bound);
-    }
-    x = accepted ? x : (ok ? cand : x);
-    accepted = accepted | ok;
-  }
-  x = accepted ? x : splat<VD>(p.mode);
-  return a.params.flip ? -x : x;
-}
-
 // ---- one group: W blocks -----------------------------------------------------------------------
 // float32 compute: block b gives elements 4b .. 4b+3; a group is 4W elements.
+// Uniform, normal and constant only; truncated normals are assembled by generate_truncated.
 inline void group_f32(const KernelArgs& a, const Params<float>& p, std::uint64_t block,
                       float* out) {
-  const DistParams& dp = a.params;
+  const Dist kind = a.params.kind;
   VF v0 = splat<VF>(0.0f), v1 = v0, v2 = v0, v3 = v0;
-  if (dp.kind == Dist::constant) {
-  } else if (dp.kind == Dist::truncated_normal && dp.method != TruncMethod::normal_rejection) {
-    // Tail methods draw every attempt from the element's sub-streams.
-    const MaskF none = splat<VF>(0.0f) != splat<VF>(0.0f);
-    const std::uint64_t e = block * 4;
-    v0 = truncated_retry_f32(a, p, v0, none, e + 0, 4);
-    v1 = truncated_retry_f32(a, p, v1, none, e + 1, 4);
-    v2 = truncated_retry_f32(a, p, v2, none, e + 2, 4);
-    v3 = truncated_retry_f32(a, p, v3, none, e + 3, 4);
-  } else {
-    const Words w = philox_lanes(block, 1, a.stream_lo, a.stream_hi, a.key);
-    if (dp.kind == Dist::uniform) {
+  if (kind != Dist::constant) {
+    const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.key);
+    if (kind == Dist::uniform) {
       v0 = u01_f32(w.w0);
       v1 = u01_f32(w.w1);
       v2 = u01_f32(w.w2);
@@ -314,16 +250,6 @@ inline void group_f32(const KernelArgs& a, const Params<float>& p, std::uint64_t
     } else {
       box_muller_f32(w.w0, w.w1, v0, v1);
       box_muller_f32(w.w2, w.w3, v2, v3);
-      if (dp.kind == Dist::truncated_normal) {
-        const VF lo = splat<VF>(p.alpha), hi = splat<VF>(p.beta);
-        const std::uint64_t e = block * 4;
-        // Attempt 0 is the element's own normal value, already in standardized units; the
-        // flip applies to retries only because normal_rejection never flips.
-        v0 = truncated_retry_f32(a, p, v0, (v0 >= lo) & (v0 <= hi), e + 0, 4);
-        v1 = truncated_retry_f32(a, p, v1, (v1 >= lo) & (v1 <= hi), e + 1, 4);
-        v2 = truncated_retry_f32(a, p, v2, (v2 >= lo) & (v2 <= hi), e + 2, 4);
-        v3 = truncated_retry_f32(a, p, v3, (v3 >= lo) & (v3 <= hi), e + 3, 4);
-      }
     }
   }
   store_interleave4(out, finish(v0, p), finish(v1, p), finish(v2, p), finish(v3, p));
@@ -332,31 +258,20 @@ inline void group_f32(const KernelArgs& a, const Params<float>& p, std::uint64_t
 // float64 compute: block b gives elements 2b and 2b+1; a group is 2W elements.
 inline void group_f64(const KernelArgs& a, const Params<double>& p, std::uint64_t block,
                       double* out) {
-  const DistParams& dp = a.params;
+  const Dist kind = a.params.kind;
   VD v0 = splat<VD>(0.0), v1 = v0;
-  if (dp.kind == Dist::constant) {
-  } else if (dp.kind == Dist::truncated_normal && dp.method != TruncMethod::normal_rejection) {
-    const MaskD none = splat<VD>(0.0) != splat<VD>(0.0);
-    v0 = truncated_retry_f64(a, p, v0, none, block * 2 + 0, 2);
-    v1 = truncated_retry_f64(a, p, v1, none, block * 2 + 1, 2);
-  } else {
-    const Words w = philox_lanes(block, 1, a.stream_lo, a.stream_hi, a.key);
-    if (dp.kind == Dist::uniform) {
+  if (kind != Dist::constant) {
+    const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.key);
+    if (kind == Dist::uniform) {
       v0 = u01_f64(w.w0, w.w1);
       v1 = u01_f64(w.w2, w.w3);
     } else {
       box_muller_f64(w.w0, w.w1, w.w2, w.w3, v0, v1);
-      if (dp.kind == Dist::truncated_normal) {
-        const VD lo = splat<VD>(p.alpha), hi = splat<VD>(p.beta);
-        v0 = truncated_retry_f64(a, p, v0, (v0 >= lo) & (v0 <= hi), block * 2 + 0, 2);
-        v1 = truncated_retry_f64(a, p, v1, (v1 >= lo) & (v1 <= hi), block * 2 + 1, 2);
-      }
     }
   }
   store_interleave2(out, finish(v0, p), finish(v1, p));
 }
 
-// ---- bulk entry points ---------------------------------------------------------------------------
 template <class T, int PerBlock, class Group, class P>
 inline void generate(const KernelArgs& a, const P& p, std::uint64_t first, std::size_t n,
                      T* out, Group group) {
@@ -382,12 +297,191 @@ inline void generate(const KernelArgs& a, const P& p, std::uint64_t first, std::
   }
 }
 
+// ---- truncated normal ---------------------------------------------------------------------------
+// Attempt r = 1, 2, ... of element e draws from sub-stream r of e's own index: counter
+// (e lo, e hi, stream lo, stream hi | r << 16). The value therefore depends only on the
+// element's index. Rejected elements are compacted into a list and retried W at a time, so
+// the ~5% rejections of a +-2 sigma interval cost ~5% more work, not a whole vector each.
+inline MaskF truncated_candidate(const KernelArgs& a, const Params<float>& p, const Words& w,
+                                 VF& cand) {
+  const TruncMethod method = a.params.method;
+  if (method == TruncMethod::normal_rejection) {
+    VF unused;
+    box_muller_f32(w.w0, w.w1, cand, unused);
+    return (cand >= splat<VF>(p.alpha)) & (cand <= splat<VF>(p.beta));
+  }
+  const VF log_u = log_f32<VF, VI>(u01_open0_f32(w.w1));
+  if (method == TruncMethod::exponential_rejection) {
+    cand = splat<VF>(p.alpha) - log_f32<VF, VI>(u01_open0_f32(w.w0)) / splat<VF>(p.lambda);
+    const VF d = cand - splat<VF>(p.lambda);
+    return (cand <= splat<VF>(p.beta)) & (log_u <= d * d * splat<VF>(-0.5f));
+  }
+  cand = splat<VF>(p.alpha) + splat<VF>(p.beta - p.alpha) * u01_f32(w.w0);
+  const VF bound = (splat<VF>(p.mode * p.mode) - cand * cand) * splat<VF>(0.5f);
+  return (cand <= splat<VF>(p.beta)) & (log_u <= bound);
+}
+
+inline MaskD truncated_candidate(const KernelArgs& a, const Params<double>& p, const Words& w,
+                                 VD& cand) {
+  const TruncMethod method = a.params.method;
+  if (method == TruncMethod::normal_rejection) {
+    VD unused;
+    box_muller_f64(w.w0, w.w1, w.w2, w.w3, cand, unused);
+    return (cand >= splat<VD>(p.alpha)) & (cand <= splat<VD>(p.beta));
+  }
+  const VD log_u = log_f64<VD, VI64>(u01_open0_f64(w.w2, w.w3));
+  if (method == TruncMethod::exponential_rejection) {
+    cand = splat<VD>(p.alpha) -
+           log_f64<VD, VI64>(u01_open0_f64(w.w0, w.w1)) / splat<VD>(p.lambda);
+    const VD d = cand - splat<VD>(p.lambda);
+    return (cand <= splat<VD>(p.beta)) & (log_u <= d * d * splat<VD>(-0.5));
+  }
+  cand = splat<VD>(p.alpha) + splat<VD>(p.beta - p.alpha) * u01_f64(w.w0, w.w1);
+  const VD bound = (splat<VD>(p.mode * p.mode) - cand * cand) * splat<VD>(0.5);
+  return (cand <= splat<VD>(p.beta)) & (log_u <= bound);
+}
+
+template <class M>
+inline bool lane_true(const M& m, int l) {
+#if FASTINIT_LANES > 1
+  return m[l] != 0;
+#else
+  (void)l;
+  return static_cast<bool>(m);
+#endif
+}
+
+// Bit l set when lane l of the mask is true.
+template <class M>
+inline std::uint32_t mask_bits(const M& m) {
+  std::uint32_t bits = 0;
+  for (int l = 0; l < W; ++l) bits |= static_cast<std::uint32_t>(lane_true(m, l)) << l;
+  return bits;
+}
+#if FASTINIT_LANES == 16 && defined(__AVX512DQ__)
+inline std::uint32_t mask_bits(const MaskF& m) {
+  return _mm512_movepi32_mask(reinterpret_cast<__m512i>(m));
+}
+#elif FASTINIT_LANES == 8 && defined(__AVX__)
+inline std::uint32_t mask_bits(const MaskF& m) {
+  return static_cast<std::uint32_t>(_mm256_movemask_ps(reinterpret_cast<__m256>(m)));
+}
+#endif
+
+constexpr std::size_t kTruncChunk = 1024;
+
+// z[list[k]] (k < count) are the pending elements (chunk-relative; element = first + list[k]).
+template <class T, class V>
+inline void resolve_pending(const KernelArgs& a, const Params<T>& p, std::uint64_t first, T* z,
+                            std::uint32_t* list, std::size_t count, std::uint32_t* spare) {
+  const std::uint32_t lo0 = static_cast<std::uint32_t>(first);
+  const VU lo_base = splat<VU>(lo0);
+  const VU hi_base = splat<VU>(static_cast<std::uint32_t>(first >> 32));
+  for (std::uint32_t r = 1; count > 0 && r <= kMaxTruncAttempts; ++r) {
+    std::size_t next = 0;
+    for (std::size_t i = 0; i < count; i += W) {
+      const std::size_t lanes = count - i < static_cast<std::size_t>(W) ? count - i : W;
+      std::uint32_t idx[W];
+      for (int l = 0; l < W; ++l) idx[l] = list[i + (static_cast<std::size_t>(l) < lanes ? l : lanes - 1)];
+      VU off;
+      std::memcpy(&off, idx, sizeof(off));
+      const VU lo = lo_base + off;
+      const VU hi = hi_base + ((lo < lo_base) ? splat<VU>(1u) : splat<VU>(0u));
+      Words w{lo, hi, splat<VU>(a.stream_lo), splat<VU>(a.stream_hi | (r << 16))};
+      philox4x32_10(w.w0, w.w1, w.w2, w.w3, a.key,
+                    [](std::uint32_t m, VU x, VU& h, VU& l) { mul_hi_lo(m, x, h, l); });
+      V cand;
+      const auto ok = truncated_candidate(a, p, w, cand);
+      T values[W];
+      std::memcpy(values, &cand, sizeof(values));
+      for (std::size_t l = 0; l < lanes; ++l) {
+        if (lane_true(ok, static_cast<int>(l))) {
+          z[idx[l]] = values[l];
+        } else {
+          spare[next++] = idx[l];
+        }
+      }
+    }
+    std::uint32_t* t = list;
+    list = spare;
+    spare = t;
+    count = next;
+  }
+  // Only after 32767 rejections in a row (never seen; docs/stream.md).
+  for (std::size_t k = 0; k < count; ++k) z[list[k]] = p.mode;
+}
+
+template <class T, class V, int PerBlock, class Group>
+inline void generate_truncated(const KernelArgs& a, std::uint64_t first, std::size_t n, T* out,
+                               Group group) {
+  const Params<T> p(a.params);
+  // Attempt 0 of normal rejection is the element's own standard normal value.
+  KernelArgs standard = a;
+  standard.params.kind = Dist::normal;
+  standard.params.loc = 0.0;
+  standard.params.scale = 1.0;
+  standard.params.clamp_lo = -std::numeric_limits<double>::infinity();
+  standard.params.clamp_hi = std::numeric_limits<double>::infinity();
+  const Params<T> p_standard(standard.params);
+  const bool attempt0 = a.params.method == TruncMethod::normal_rejection;
+  T z[kTruncChunk];
+  std::uint32_t list[kTruncChunk], spare[kTruncChunk];
+  while (n > 0) {
+    const std::size_t m = n < kTruncChunk ? n : kTruncChunk;
+    std::size_t count = 0;
+    if (attempt0) {
+      generate<T, PerBlock>(standard, p_standard, first, m, z, group);
+      std::size_t i = 0;
+      // About 5% of a +-2 sigma fill is rejected: visit only the rejected lanes.
+      for (; i + W <= m; i += W) {
+        V x;
+        std::memcpy(&x, z + i, sizeof(x));
+        std::uint32_t bits = mask_bits((x < splat<V>(p.alpha)) | (x > splat<V>(p.beta)));
+        while (bits != 0) {
+          list[count++] = static_cast<std::uint32_t>(i) + static_cast<std::uint32_t>(__builtin_ctz(bits));
+          bits &= bits - 1;
+        }
+      }
+      for (; i < m; ++i) {
+        list[count] = static_cast<std::uint32_t>(i);
+        count += (z[i] < p.alpha) | (z[i] > p.beta);
+      }
+    } else {
+      for (std::size_t i = 0; i < m; ++i) list[i] = static_cast<std::uint32_t>(i);
+      count = m;
+    }
+    resolve_pending<T, V>(a, p, first, z, list, count, spare);
+    const bool flip = a.params.flip;
+    std::size_t i = 0;
+#if FASTINIT_LANES > 1
+    for (; i + W <= m; i += W) {
+      V x;
+      std::memcpy(&x, z + i, sizeof(x));
+      x = finish(flip ? -x : x, p);
+      std::memcpy(out + i, &x, sizeof(x));
+    }
+#endif
+    for (; i < m; ++i) out[i] = finish(flip ? -z[i] : z[i], p);
+    out += m;
+    first += m;
+    n -= m;
+  }
+}
+
 void generate_f32(const KernelArgs& a, std::uint64_t first, std::size_t n, float* out) {
+  if (a.params.kind == Dist::truncated_normal) {
+    generate_truncated<float, VF, 4>(a, first, n, out, group_f32);
+    return;
+  }
   const Params<float> p(a.params);
   generate<float, 4>(a, p, first, n, out, group_f32);
 }
 
 void generate_f64(const KernelArgs& a, std::uint64_t first, std::size_t n, double* out) {
+  if (a.params.kind == Dist::truncated_normal) {
+    generate_truncated<double, VD, 2>(a, first, n, out, group_f64);
+    return;
+  }
   const Params<double> p(a.params);
   generate<double, 2>(a, p, first, n, out, group_f64);
 }
@@ -397,12 +491,12 @@ void raw_blocks(PhiloxKey key, std::uint32_t c2, std::uint32_t c3, std::uint64_t
                 std::size_t n_blocks, std::uint32_t* out) {
   std::size_t b = 0;
   for (; b + W <= n_blocks; b += W) {
-    const Words w = philox_lanes(first_block + b, 1, c2, c3, key);
+    const Words w = philox_lanes(first_block + b, c2, c3, key);
     store_interleave4(out + 4 * b, w.w0, w.w1, w.w2, w.w3);
   }
   if (b < n_blocks) {
     std::uint32_t tmp[4 * W];
-    const Words w = philox_lanes(first_block + b, 1, c2, c3, key);
+    const Words w = philox_lanes(first_block + b, c2, c3, key);
     store_interleave4(tmp, w.w0, w.w1, w.w2, w.w3);
     std::memcpy(out + 4 * b, tmp, 4 * (n_blocks - b) * sizeof(std::uint32_t));
   }
