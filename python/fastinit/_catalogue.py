@@ -15,7 +15,7 @@ import operator
 import numpy as np
 
 from . import _core
-from ._arrays import check_number, check_target
+from ._arrays import check_number, check_shard, check_target
 from ._fills import normal_, truncated_normal_, uniform_, constant_
 from ._random import resolve_stream
 
@@ -78,6 +78,8 @@ def compute_fans(shape, layout="torch", in_axis=-2, out_axis=-1, batch_axis=()):
       receptive field = size / in / out / batch.
     """
     shape = tuple(operator.index(s) for s in shape)
+    if any(s < 0 for s in shape):
+        raise ValueError(f"shape {shape} has a negative dimension")
     if layout == "torch":
         if len(shape) < 2:
             raise ValueError(
@@ -101,6 +103,12 @@ def compute_fans(shape, layout="torch", in_axis=-2, out_axis=-1, batch_axis=()):
         ins = _axes(in_axis, len(shape), "in_axis")
         outs = _axes(out_axis, len(shape), "out_axis")
         batch = _axes(batch_axis, len(shape), "batch_axis")
+        named = ins + outs + batch
+        if len(set(named)) != len(named):
+            raise ValueError(
+                f"in_axis={in_axis}, out_axis={out_axis} and batch_axis={batch_axis} must name "
+                f"distinct axes of the {len(shape)}-D shape {shape}"
+            )
         in_size = math.prod(shape[a] for a in ins)
         out_size = math.prod(shape[a] for a in outs)
         batch_size = math.prod(shape[a] for a in batch)
@@ -112,8 +120,12 @@ def compute_fans(shape, layout="torch", in_axis=-2, out_axis=-1, batch_axis=()):
     raise ValueError(f"unknown layout {layout!r}; valid choices are {', '.join(LAYOUTS)}")
 
 
-def _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_shape, need):
-    """The fans a formula needs: given ones are checked, missing ones come from the shape."""
+def _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_shape, need,
+          min_fan=1, zero_hint=""):
+    """The fans a formula needs: given ones are checked, missing ones come from the shape.
+
+    ``min_fan=0`` (variance_scaling_ with clamp_fan=True) lets a zero fan through, to be
+    clamped to 1 as Keras does."""
     if (fan_in is None and "in" in need) or (fan_out is None and "out" in need):
         shape = arr.shape if global_shape is None else tuple(global_shape)
         fi, fo = compute_fans(shape, layout, in_axis, out_axis, batch_axis)
@@ -124,8 +136,12 @@ def _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_sh
             continue
         if isinstance(fan, bool) or not isinstance(fan, (int, np.integer)):
             raise TypeError(f"{name} must be an int, got {type(fan).__name__}")
-        if fan <= 0:
-            raise ValueError(f"{name} must be >= 1, got {fan} (a zero fan gives an infinite std)")
+        if fan < min_fan:
+            if min_fan == 0:
+                raise ValueError(f"{name} must be >= 0, got {fan}")
+            raise ValueError(
+                f"{name} must be >= 1, got {fan} (a zero fan gives an infinite std{zero_hint})"
+            )
     return fan_in, fan_out
 
 
@@ -153,7 +169,8 @@ def xavier_uniform_(arr, fan_in=None, fan_out=None, *, gain=1.0, layout="torch",
     if arr.size == 0:
         return arr
     fi, fo = _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_shape, "inout")
-    bound = math.sqrt(3.0) * gain * math.sqrt(2.0 / (fi + fo))
+    std = gain * math.sqrt(2.0 / float(fi + fo))
+    bound = math.sqrt(3.0) * std  # torch's order of operations, so the bound is bit-identical
     return uniform_(arr, -bound, bound, seed=seed, stream=stream, generator=generator,
                     global_shape=global_shape, offset=offset)
 
@@ -172,13 +189,19 @@ def xavier_normal_(arr, fan_in=None, fan_out=None, *, gain=1.0, layout="torch", 
                    global_shape=global_shape, offset=offset)
 
 
-def _kaiming_std(arr, fan_in, fan_out, a, mode, nonlinearity, layout, in_axis, out_axis,
-                 batch_axis, global_shape):
+def _kaiming_mode_gain(mode, nonlinearity, a):
+    """Checks mode (case-insensitive, as torch's _calculate_correct_fan) and returns (mode, gain)."""
+    if isinstance(mode, str):
+        mode = mode.lower()
     if mode not in ("fan_in", "fan_out"):
         raise ValueError(f"Mode {mode} not supported, please use one of fan_in, fan_out")
+    return mode, calculate_gain(nonlinearity, a)
+
+
+def _kaiming_std(arr, fan_in, fan_out, mode, gain, layout, in_axis, out_axis, batch_axis,
+                 global_shape):
     fi, fo = _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_shape,
                    _need(mode))
-    gain = calculate_gain(nonlinearity, a)
     return gain / math.sqrt(fi if mode == "fan_in" else fo)
 
 
@@ -188,10 +211,11 @@ def kaiming_uniform_(arr, fan_in=None, fan_out=None, *, a=0.0, mode="fan_in",
                      offset=None):
     """He et al. (2015): U(-b, b), b = gain * sqrt(3 / fan), gain = calculate_gain(nonlinearity, a)."""
     check_target(arr)
+    mode, gain = _kaiming_mode_gain(mode, nonlinearity, a)
     if arr.size == 0:
         return arr
-    std = _kaiming_std(arr, fan_in, fan_out, a, mode, nonlinearity, layout, in_axis, out_axis,
-                       batch_axis, global_shape)
+    std = _kaiming_std(arr, fan_in, fan_out, mode, gain, layout, in_axis, out_axis, batch_axis,
+                       global_shape)
     bound = math.sqrt(3.0) * std
     return uniform_(arr, -bound, bound, seed=seed, stream=stream, generator=generator,
                     global_shape=global_shape, offset=offset)
@@ -203,26 +227,43 @@ def kaiming_normal_(arr, fan_in=None, fan_out=None, *, a=0.0, mode="fan_in",
                     offset=None):
     """He et al. (2015), PyTorch form: untruncated N(0, gain^2 / fan)."""
     check_target(arr)
+    mode, gain = _kaiming_mode_gain(mode, nonlinearity, a)
     if arr.size == 0:
         return arr
-    std = _kaiming_std(arr, fan_in, fan_out, a, mode, nonlinearity, layout, in_axis, out_axis,
-                       batch_axis, global_shape)
+    std = _kaiming_std(arr, fan_in, fan_out, mode, gain, layout, in_axis, out_axis, batch_axis,
+                       global_shape)
     return normal_(arr, 0.0, std, seed=seed, stream=stream, generator=generator,
                    global_shape=global_shape, offset=offset)
 
 
-def eye_(arr):
+def _shard(arr, global_shape, offset):
+    """(global_shape, offset) of the block arr fills; the whole tensor when not sharded."""
+    gshape, goff = check_shard(arr, global_shape, offset)
+    if gshape is None:
+        return tuple(arr.shape), (0,) * arr.ndim
+    return gshape, goff
+
+
+def _set_diagonal(arr, value, global_shape, offset):
+    """arr is block `offset` of a 2-D global matrix: set the global main diagonal to value."""
+    (rows, cols), (r0, c0) = _shard(arr, global_shape, offset)
+    h, w = arr.shape
+    d = np.arange(max(r0, c0), min(r0 + h, c0 + w, rows, cols))
+    arr[d - r0, d - c0] = value
+
+
+def eye_(arr, *, global_shape=None, offset=None):
     """Identity (PyTorch eye_): ones on the main diagonal of a 2-D array, zeros elsewhere."""
     check_target(arr)
     if arr.ndim != 2:
         raise ValueError(f"eye_ needs a 2-D array, got shape {arr.shape}")
+    _shard(arr, global_shape, offset)
     constant_(arr, 0.0)
-    n = min(arr.shape)
-    arr[np.arange(n), np.arange(n)] = 1
+    _set_diagonal(arr, 1, global_shape, offset)
     return arr
 
 
-def dirac_(arr, groups=1):
+def dirac_(arr, groups=1, *, global_shape=None, offset=None):
     """Dirac delta (PyTorch dirac_) for 3/4/5-D conv weights ``(out, in, *kernel)``: each of
     the first min(out/groups, in) channels of every group passes its input through."""
     check_target(arr)
@@ -230,28 +271,34 @@ def dirac_(arr, groups=1):
         raise ValueError(f"dirac_ needs a 3, 4 or 5-D array (out, in, *kernel), got shape {arr.shape}")
     if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
-    if arr.shape[0] % groups != 0:
-        raise ValueError(f"dim 0 ({arr.shape[0]}) must be divisible by groups ({groups})")
-    out_per_group = arr.shape[0] // groups
-    min_dim = min(out_per_group, arr.shape[1])
+    gshape, goff = _shard(arr, global_shape, offset)
+    if gshape[0] % groups != 0:
+        raise ValueError(f"dim 0 ({gshape[0]}) must be divisible by groups ({groups})")
+    out_per_group = gshape[0] // groups
+    min_dim = min(out_per_group, gshape[1])
     constant_(arr, 0.0)
-    centre = tuple(k // 2 for k in arr.shape[2:])
-    for g in range(groups):
-        for d in range(min_dim):
-            arr[(g * out_per_group + d, d) + centre] = 1
+    g, d = np.meshgrid(np.arange(groups), np.arange(min_dim), indexing="ij")
+    points = [(g * out_per_group + d).ravel(), d.ravel()]
+    points += [np.full(g.size, k // 2) for k in gshape[2:]]
+    inside = np.ones(g.size, bool)
+    for p, o, n in zip(points, goff, arr.shape):
+        inside &= (p >= o) & (p < o + n)
+    arr[tuple(p[inside] - o for p, o in zip(points, goff))] = 1
     return arr
 
 
 _SPARSE_SUB_STREAM = 0x8000
 
 
-def sparse_(arr, sparsity, std=0.01, *, seed=None, stream=None, generator=None):
+def sparse_(arr, sparsity, std=0.01, *, seed=None, stream=None, generator=None,
+            global_shape=None, offset=None):
     """Martens (2010) sparse init, PyTorch layout (rows, cols): N(0, std^2) with exactly
     ceil(sparsity * rows) zeros per column.
 
     Unlike PyTorch, the choice of zeros comes from the seed/generator too: the zeros of column
     c are the rows with the smallest keys, key (r, c) being word ``r * cols + c`` of sub-stream
-    0x8000 of the fill's stream (docs/stream.md), so shards can agree.
+    0x8000 of the fill's stream (docs/stream.md), so shards agree. A shard reads the keys of
+    its columns' every row: O(rows x local cols) words.
     """
     check_target(arr)
     if arr.ndim != 2:
@@ -262,21 +309,29 @@ def sparse_(arr, sparsity, std=0.01, *, seed=None, stream=None, generator=None):
     std = check_number(std, "std")
     if std < 0:
         raise ValueError(f"std must be >= 0, got {std}")
-    rows, cols = arr.shape
+    (rows, cols), (r0, c0) = _shard(arr, global_shape, offset)
     s, st = resolve_stream(seed, stream, generator)
-    normal_(arr, 0.0, std, seed=s, stream=st)
+    normal_(arr, 0.0, std, seed=s, stream=st, global_shape=global_shape, offset=offset)
     num_zeros = int(math.ceil(sparsity * rows))
     if num_zeros == 0 or arr.size == 0:
         return arr
-    keys = np.empty((rows, cols), np.uint32)
-    _core.random_raw(keys, s, st, 0, 0, _SPARSE_SUB_STREAM)
+    h, w = arr.shape
+    keys = np.empty((rows, w), np.uint32)
+    if w == cols:
+        _core.random_raw(keys, s, st, 0, 0, _SPARSE_SUB_STREAM)
+    else:
+        for r in range(rows):
+            first = r * cols + c0
+            _core.random_raw(keys[r], s, st, first >> 2, first & 3, _SPARSE_SUB_STREAM)
     # Unique 64-bit keys (key, row) make the chosen set independent of the sort's tie-breaking.
     order = (keys.astype(np.uint64) << np.uint64(32)) | np.arange(rows, dtype=np.uint64)[:, None]
     if num_zeros < rows:
         zero_rows = np.argpartition(order, num_zeros - 1, axis=0)[:num_zeros]
     else:
-        zero_rows = np.broadcast_to(np.arange(rows)[:, None], (rows, cols))
-    arr[zero_rows, np.arange(cols)[None, :]] = 0
+        zero_rows = np.broadcast_to(np.arange(rows)[:, None], (rows, w))
+    local_cols = np.broadcast_to(np.arange(w)[None, :], zero_rows.shape)
+    mine = (zero_rows >= r0) & (zero_rows < r0 + h)
+    arr[zero_rows[mine] - r0, local_cols[mine]] = 0
     return arr
 
 
@@ -296,17 +351,29 @@ def _orthogonal_matrix(rows, cols, compute_dtype, seed, stream):
     return a if rows >= cols else a.T
 
 
-def orthogonal_(arr, gain=1.0, *, column_axis=None, seed=None, stream=None, generator=None):
+def orthogonal_(arr, gain=1.0, *, column_axis=None, seed=None, stream=None, generator=None,
+                global_shape=None, offset=None):
     """Saxe et al. (2014) orthogonal init with Mezzadri's (2007) sign fix: Haar-distributed.
 
     ``column_axis=None`` (PyTorch): rows = shape[0], cols = size / rows. An int (JAX/Keras):
     the matrix is (size / shape[column_axis], shape[column_axis]). Wide matrices get
     orthonormal rows, tall ones orthonormal columns; the result is multiplied by ``gain``.
+
+    Sharded (``global_shape``/``offset``): every shard computes the whole global Q and keeps
+    its block, so the result equals the unsharded one bit for bit; the cost is the unsharded
+    cost on every rank plus a temporary of the global size (docs/distributed.md).
     """
     check_target(arr)
     gain = check_number(gain, "gain")
     if arr.ndim < 2:
         raise ValueError(f"Only tensors with 2 or more dimensions are supported (shape {arr.shape})")
+    if global_shape is not None or offset is not None:
+        gshape, goff = _shard(arr, global_shape, offset)
+        s, st = resolve_stream(seed, stream, generator)
+        whole = np.empty(gshape, arr.dtype)
+        orthogonal_(whole, gain, column_axis=column_axis, seed=s, stream=st)
+        arr[...] = whole[tuple(slice(o, o + n) for o, n in zip(goff, arr.shape))]
+        return arr
     if arr.size == 0:
         return arr
     s, st = resolve_stream(seed, stream, generator)
@@ -322,6 +389,8 @@ def orthogonal_(arr, gain=1.0, *, column_axis=None, seed=None, stream=None, gene
         else:
             arr[...] = q.reshape(arr.shape)
         return arr
+    if isinstance(column_axis, bool) or not isinstance(column_axis, (int, np.integer)):
+        raise TypeError(f"column_axis must be an int (or None), got {type(column_axis).__name__}")
     axis = _axes(column_axis, arr.ndim, "column_axis")[0]
     moved = np.moveaxis(arr, axis, -1)
     cols = moved.shape[-1]
@@ -360,7 +429,9 @@ def variance_scaling_(arr, fan_in=None, fan_out=None, *, scale=1.0, mode="fan_in
         )
     if arr.size == 0:
         return arr
-    fi, fo = _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_shape, need)
+    fi, fo = _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_shape, need,
+                   min_fan=0 if clamp_fan else 1,
+                   zero_hint="; clamp_fan=True maps a zero fan to 1, as Keras does")
     fan = _fan_for_mode(mode, fi, fo)
     if clamp_fan:
         fan = max(1.0, fan)
@@ -403,16 +474,15 @@ lecun_normal_ = _preset("lecun_normal_", 1.0, "fan_in", "truncated_normal",
                         "LeCun et al. (1998); with SELU, Klambauer et al. (2017)")
 
 
-def identity_(arr, gain=1.0):
+def identity_(arr, gain=1.0, *, global_shape=None, offset=None):
     """Keras ``Identity(gain)``: gain times the identity, for 2-D arrays only."""
     check_target(arr)
     gain = check_number(gain, "gain")
     if arr.ndim != 2:
         raise ValueError(f"identity_ needs a 2-D array, got shape {arr.shape}")
-    eye_(arr)
-    if gain != 1.0:
-        n = min(arr.shape)
-        arr[np.arange(n), np.arange(n)] = gain
+    _shard(arr, global_shape, offset)
+    constant_(arr, 0.0)
+    _set_diagonal(arr, gain, global_shape, offset)
     return arr
 
 

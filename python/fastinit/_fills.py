@@ -93,6 +93,8 @@ def ones_(arr, *, global_shape=None, offset=None):
 
 # ---- truncated normal ---------------------------------------------------------------------------
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
+_LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
+_MIN_NORMAL = 2.2250738585072014e-308  # smallest normal float64
 
 
 def _normal_mass(alpha: float, beta: float) -> float:
@@ -120,18 +122,26 @@ def truncation_plan(alpha: float, beta: float):
     lo, hi = (-beta, -alpha) if flip else (alpha, beta)
     mode = lo if lo > 0 else 0.0
     width = hi - lo
-    lam = (lo + math.sqrt(lo * lo + 4.0)) / 2.0 if lo >= 0 else 0.0
-    if p_norm > 0:
-        # acceptance rates in logs: uniform = p_norm sqrt(2 pi) exp(mode^2/2) / width,
+    if lo < 0:
+        lam = 0.0
+    elif lo < 1e150:
+        lam = (lo + math.sqrt(lo * lo + 4.0)) / 2.0
+    else:  # lo * lo would overflow; lam = lo + 1/lo - ..., which is lo in double precision
+        lam = lo
+    if p_norm >= _MIN_NORMAL:
+        # acceptance rates in logs (each factor's log, so that a tiny mass or a huge width
+        # cannot underflow the product): uniform = p_norm sqrt(2 pi) exp(mode^2/2) / width,
         # exponential = p_norm sqrt(2 pi) lam exp(lam lo - lam^2/2)
+        log_p = math.log(p_norm)
         if math.isfinite(width):
-            log_unif = math.log(p_norm * _SQRT_2PI / width) + mode * mode / 2
+            log_unif = log_p + _LOG_SQRT_2PI - math.log(width) + mode * mode / 2
             best = max(best, (log_unif, _UNIFORM_REJECTION, 0.0))
         if lo >= 0:
-            log_exp = math.log(p_norm * _SQRT_2PI * lam) + lam * lo - lam * lam / 2
+            log_exp = log_p + _LOG_SQRT_2PI + math.log(lam) + lam * lo - lam * lam / 2
             best = max(best, (log_exp, _EXPONENTIAL_REJECTION, lam))
     else:
-        # So far in the tail that the mass underflows: the uniform proposal accepts about
+        # So far in the tail (beyond about 37.5 sigma) that the mass underflows or is
+        # subnormal, hence inaccurate: the uniform proposal accepts about
         # (1 - exp(-lo w)) / (lo w), the exponential one about (1 - exp(-lam w)) * 0.76+.
         narrow = math.isfinite(width) and lo * width < 1.0
         best = (0.0, _UNIFORM_REJECTION, 0.0) if narrow else (0.0, _EXPONENTIAL_REJECTION, lam)
@@ -197,6 +207,9 @@ def truncated_normal_(arr, stddev=1.0, lower=-2.0, upper=2.0, *, mean=0.0, seed=
     upper = check_number(upper, "upper", finite=False)
     if not lower <= upper:
         raise ValueError(f"truncated_normal_ needs lower <= upper, got {lower}, {upper}")
+    if stddev == 0:  # mean + 0 * x is mean whatever the bounds (0 * inf would be NaN)
+        return _truncated(arr, code, mean, 0.0, mean, mean, seed, stream, generator,
+                          global_shape, offset)
     return _truncated(arr, code, mean, stddev, mean + stddev * lower, mean + stddev * upper,
                       seed, stream, generator, global_shape, offset)
 
