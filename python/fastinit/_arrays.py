@@ -40,9 +40,10 @@ def check_target(arr, name: str = "arr") -> int:
             "create one with numpy.empty(shape, dtype)"
         )
     code = dtype_code(arr.dtype, name)
-    if not arr.flags.writeable:
+    flags = arr.flags
+    if not flags.writeable:
         raise ValueError(f"{name} is read-only; fastinit fills arrays in place (pass a writable array)")
-    if not arr.flags.c_contiguous and arr.size > 1 and _may_self_overlap(arr):
+    if not flags.c_contiguous and arr.size > 1 and _may_self_overlap(arr):
         raise ValueError(
             f"{name} is a view whose elements overlap in memory (e.g. numpy.lib.stride_tricks."
             "as_strided); its values would depend on write order. Fill a non-overlapping array"
@@ -61,6 +62,9 @@ def _may_self_overlap(arr: np.ndarray) -> bool:
 
 
 def check_number(value, name: str, *, finite: bool = True) -> float:
+    # float() would accept "0.5" and drop a NumPy complex's imaginary part (only a warning).
+    if isinstance(value, (str, bytes, bytearray, complex, np.complexfloating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -115,6 +119,12 @@ def dtype_floor(x: float, code: int, strict: bool = False) -> float:
 def dtype_ceil(x: float, code: int, strict: bool = False) -> float:
     """Smallest value of the dtype >= x (> x when strict)."""
     return -_dtype_floor(-float(x), code, strict)
+
+
+@functools.lru_cache(maxsize=4096)
+def half_open_bounds(a: float, b: float, code: int) -> tuple[float, float]:
+    """[smallest dtype value >= a, largest dtype value < b]: the clamp that keeps U[a, b)."""
+    return -_dtype_floor(-a, code, False), _dtype_floor(b, code, True)
 
 
 def check_shard(arr: np.ndarray, global_shape, offset):

@@ -29,7 +29,7 @@ _GAIN_ONE = (
 )
 NONLINEARITIES = _GAIN_ONE + ("tanh", "relu", "leaky_relu", "selu")
 LAYOUTS = ("torch", "keras", "jax")
-FAN_MODES = ("fan_in", "fan_out", "fan_avg")
+FAN_MODES = ("fan_in", "fan_out", "fan_avg", "fan_geo_avg")
 DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
 
 
@@ -150,13 +150,15 @@ def _fan_for_mode(mode, fan_in, fan_out):
         return fan_in
     if mode == "fan_out":
         return fan_out
+    if mode == "fan_geo_avg":  # JAX only
+        return math.sqrt(fan_in * fan_out)
     return (fan_in + fan_out) / 2.0
 
 
 def _need(mode):
     if mode not in FAN_MODES:
         raise ValueError(f"unknown mode {mode!r}; valid choices are {', '.join(FAN_MODES)}")
-    return {"fan_in": "in", "fan_out": "out", "fan_avg": "inout"}[mode]
+    return {"fan_in": "in", "fan_out": "out", "fan_avg": "inout", "fan_geo_avg": "inout"}[mode]
 
 
 # ---- the PyTorch family ---------------------------------------------------------------------

@@ -14,15 +14,22 @@ import numpy as np
 from . import _core
 from ._arrays import (
     DTYPE_NAMES,
+    FLOAT64,
     check_number,
     check_shard,
     check_target,
     dtype_ceil,
     dtype_floor,
+    half_open_bounds,
 )
 from ._random import STREAM_LIMIT, _check_int, resolve_stream
 
 UNIFORM, NORMAL, TRUNCATED, CONSTANT = 0, 1, 2, 3
+# The core writes a constant as loc + scale * 0.0; with scale = +0.0 that turns a -0.0
+# constant into +0.0 (-0.0 + 0.0 == +0.0). scale = -0.0 adds -0.0, which keeps every loc,
+# both zeros included, so constants match numpy's fill bit for bit.
+_CONSTANT_SCALE = -0.0
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NORMAL_REJECTION, _EXPONENTIAL_REJECTION, _UNIFORM_REJECTION = 0, 1, 2
 
 
@@ -30,6 +37,8 @@ def _fill(arr, code, kind, loc, scale, lo, hi, seed, stream, generator, global_s
           trunc=None):
     gshape, goff = check_shard(arr, global_shape, offset)
     s, st = resolve_stream(seed, stream, generator)
+    if kind == CONSTANT:
+        scale = _CONSTANT_SCALE
     _core.fill(arr, code, s, st, kind, loc, scale, lo, hi, trunc, gshape, goff)
     return arr
 
@@ -53,7 +62,12 @@ def uniform_(arr, a=0.0, b=1.0, *, seed=None, stream=None, generator=None,
     span = b - a
     if not math.isfinite(span):
         raise ValueError(f"b - a overflows float64 (a={a}, b={b}); use a narrower interval")
-    lo, hi = dtype_ceil(a, code), dtype_floor(b, code, strict=True)
+    if code != FLOAT64 and span > _FLOAT32_MAX:
+        # float32, float16 and bfloat16 compute in float32: an infinite span gives b - 0 * inf
+        # = NaN or inf, i.e. every value clamped to the top of the interval.
+        raise ValueError(f"b - a overflows float32, the compute precision of "
+                         f"{DTYPE_NAMES[code]} (a={a}, b={b}); use a narrower interval")
+    lo, hi = half_open_bounds(a, b, code)
     if lo > hi:
         raise ValueError(f"no {DTYPE_NAMES[code]} value lies in [a, b) = [{a}, {b})")
     return _fill(arr, code, UNIFORM, a, span, lo, hi, seed, stream, generator,
@@ -79,7 +93,7 @@ def constant_(arr, val, *, global_shape=None, offset=None):
     # Round once, straight to the output dtype, as numpy's arr.fill would.
     val = float(np.asarray(val, dtype=arr.dtype).astype(np.float64))
     check_shard(arr, global_shape, offset)
-    _core.fill(arr, code, 0, 0, CONSTANT, val, 0.0, -math.inf, math.inf)
+    _core.fill(arr, code, 0, 0, CONSTANT, val, _CONSTANT_SCALE, -math.inf, math.inf)
     return arr
 
 

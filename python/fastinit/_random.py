@@ -85,6 +85,8 @@ def manual_seed(seed: int) -> Generator:
 
 def resolve_stream(seed, stream, generator) -> tuple[int, int]:
     """(seed, stream) for one fill from the user's seed=/stream=/generator= arguments."""
+    if generator is None and stream is None and type(seed) is int and 0 <= seed < SEED_LIMIT:
+        return seed, 0  # the common stateless call, without the general checks' overhead
     if generator is not None:
         if seed is not None:
             raise ValueError("pass either seed= (stateless) or generator= (stateful), not both")
