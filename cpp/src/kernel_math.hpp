@@ -43,7 +43,8 @@ inline T splat(S s) {
   if constexpr (std::is_arithmetic_v<T>) {
     return static_cast<T>(s);
   } else {
-    return T{} + static_cast<std::remove_reference_t<decltype(T{}[0])>>(s);
+    // s - 0 keeps the sign of zero (0 + -0.0 would give +0.0 and break SIMD = scalar).
+    return static_cast<std::remove_reference_t<decltype(T{}[0])>>(s) - T{};
   }
 }
 
@@ -51,8 +52,9 @@ inline T splat(S s) {
 // log(x) = e*ln2 + 2*atanh(s), s = (m-1)/(m+1), x = 2^e * m, m in [sqrt(1/2), sqrt(2)).
 // |s| <= 0.1716, so the atanh series converges fast; m-1 is exact (Sterbenz), which keeps
 // the relative error small near x = 1.
-// Valid range: positive normal numbers. Maximum error (tests/test_math.py against float64 /
-// long double references): float <= 2 ulp, double <= 2 ulp.
+// Valid range: positive normal numbers. Maximum error measured against float64 / long double
+// references (tests/test_golden.py, docs/stream.md): float 1.68 ulp over every input the
+// stream produces, double 2.03 ulp (worst just below 1/sqrt(2), where e*ln2 + log m cancels).
 template <class F, class I>
 inline F log_f32(F x) {
   const I bits = bitcast<I>(x);

@@ -226,11 +226,15 @@ struct Params {
 };
 
 template <class V, class T>
-inline V finish(V x, const Params<T>& p) {
-  V v = splat<V>(p.loc) + splat<V>(p.scale) * x;
+inline V clamp(V v, const Params<T>& p) {
   v = (v < splat<V>(p.lo)) ? splat<V>(p.lo) : v;
   v = (v > splat<V>(p.hi)) ? splat<V>(p.hi) : v;
   return v;
+}
+
+template <class V, class T>
+inline V finish(V x, const Params<T>& p) {
+  return clamp(splat<V>(p.loc) + splat<V>(p.scale) * x, p);
 }
 
 // ---- one group: W blocks -----------------------------------------------------------------------
@@ -239,8 +243,13 @@ inline V finish(V x, const Params<T>& p) {
 inline void group_f32(const KernelArgs& a, const Params<float>& p, std::uint64_t block,
                       float* out) {
   const Dist kind = a.params.kind;
-  VF v0 = splat<VF>(0.0f), v1 = v0, v2 = v0, v3 = v0;
-  if (kind != Dist::constant) {
+  if (kind == Dist::constant) {  // loc itself: loc + 0 * x would turn -0.0 into +0.0
+    const VF c = clamp(splat<VF>(p.loc), p);
+    store_interleave4(out, c, c, c, c);
+    return;
+  }
+  VF v0, v1, v2, v3;
+  {
     const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.key);
     if (kind == Dist::uniform) {
       v0 = u01_f32(w.w0);
@@ -259,8 +268,13 @@ inline void group_f32(const KernelArgs& a, const Params<float>& p, std::uint64_t
 inline void group_f64(const KernelArgs& a, const Params<double>& p, std::uint64_t block,
                       double* out) {
   const Dist kind = a.params.kind;
-  VD v0 = splat<VD>(0.0), v1 = v0;
-  if (kind != Dist::constant) {
+  if (kind == Dist::constant) {
+    const VD c = clamp(splat<VD>(p.loc), p);
+    store_interleave2(out, c, c);
+    return;
+  }
+  VD v0, v1;
+  {
     const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.key);
     if (kind == Dist::uniform) {
       v0 = u01_f64(w.w0, w.w1);

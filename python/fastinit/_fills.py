@@ -25,10 +25,6 @@ from ._arrays import (
 from ._random import STREAM_LIMIT, _check_int, resolve_stream
 
 UNIFORM, NORMAL, TRUNCATED, CONSTANT = 0, 1, 2, 3
-# The core writes a constant as loc + scale * 0.0; with scale = +0.0 that turns a -0.0
-# constant into +0.0 (-0.0 + 0.0 == +0.0). scale = -0.0 adds -0.0, which keeps every loc,
-# both zeros included, so constants match numpy's fill bit for bit.
-_CONSTANT_SCALE = -0.0
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NORMAL_REJECTION, _EXPONENTIAL_REJECTION, _UNIFORM_REJECTION = 0, 1, 2
 
@@ -37,8 +33,6 @@ def _fill(arr, code, kind, loc, scale, lo, hi, seed, stream, generator, global_s
           trunc=None):
     gshape, goff = check_shard(arr, global_shape, offset)
     s, st = resolve_stream(seed, stream, generator)
-    if kind == CONSTANT:
-        scale = _CONSTANT_SCALE
     _core.fill(arr, code, s, st, kind, loc, scale, lo, hi, trunc, gshape, goff)
     return arr
 
@@ -57,7 +51,7 @@ def uniform_(arr, a=0.0, b=1.0, *, seed=None, stream=None, generator=None,
     if a > b:
         raise ValueError(f"uniform_ needs a <= b, got a={a}, b={b}")
     if a == b:
-        return _fill(arr, code, CONSTANT, a, 0.0, -math.inf, math.inf, seed, stream, generator,
+        return _fill(arr, code, CONSTANT, _in_dtype(a, arr), 0.0, -math.inf, math.inf, seed, stream, generator,
                      global_shape, offset)
     span = b - a
     if not math.isfinite(span):
@@ -86,14 +80,19 @@ def normal_(arr, mean=0.0, std=1.0, *, seed=None, stream=None, generator=None,
                  global_shape, offset)
 
 
+def _in_dtype(val: float, arr) -> float:
+    """val rounded once, straight to arr's dtype (as numpy's arr.fill would), as a float.
+
+    The core computes half precision through float32; a pre-rounded value passes exactly."""
+    return float(np.asarray(val, dtype=arr.dtype).astype(np.float64))
+
+
 def constant_(arr, val, *, global_shape=None, offset=None):
     """Fill ``arr`` with ``val`` (any float, NaN and infinities included, as PyTorch allows)."""
     code = check_target(arr)
-    val = check_number(val, "val", finite=False)
-    # Round once, straight to the output dtype, as numpy's arr.fill would.
-    val = float(np.asarray(val, dtype=arr.dtype).astype(np.float64))
+    val = _in_dtype(check_number(val, "val", finite=False), arr)
     check_shard(arr, global_shape, offset)
-    _core.fill(arr, code, 0, 0, CONSTANT, val, _CONSTANT_SCALE, -math.inf, math.inf)
+    _core.fill(arr, code, 0, 0, CONSTANT, val, 0.0, -math.inf, math.inf)
     return arr
 
 
@@ -170,12 +169,12 @@ def _truncated(arr, code, mean, std, a, b, seed, stream, generator, global_shape
     if not a <= b:
         raise ValueError(f"truncation needs a <= b, got a={a}, b={b}")
     lo, hi = dtype_ceil(a, code), dtype_floor(b, code)
-    if lo > hi:
+    if lo > hi or (lo == hi and math.isinf(lo)):  # [inf, inf] holds no finite value either
         raise ValueError(f"no {DTYPE_NAMES[code]} value lies in [a, b] = [{a}, {b}]")
     if std == 0:
         if not a <= mean <= b:
             raise ValueError(f"std=0 puts every value at mean={mean}, outside [a, b] = [{a}, {b}]")
-        return _fill(arr, code, CONSTANT, mean, 0.0, lo, hi, seed, stream, generator,
+        return _fill(arr, code, CONSTANT, _in_dtype(mean, arr), 0.0, lo, hi, seed, stream, generator,
                      global_shape, offset)
     alpha = (a - mean) / std
     beta = (b - mean) / std
