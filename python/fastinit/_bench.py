@@ -48,26 +48,6 @@ def _best(fn, repeat, budget=math.inf):
     return best
 
 
-class _Progress:
-    def __init__(self, total):
-        self.total, self.done = total, 0
-        self.tty = sys.stderr.isatty()
-
-    def step(self, label):
-        self.done += 1
-        line = f"[{self.done}/{self.total}] {label}"
-        if self.tty:
-            sys.stderr.write("\r\033[K" + line)
-        else:
-            sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-
-    def close(self):
-        if self.tty:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
-
-
 def _fastinit_op(name):
     import fastinit as fi
 
@@ -130,7 +110,9 @@ def run(args) -> int:
     numpy_ok = "numpy" in peers and dtype in (np.float32, np.float64)
 
     buf = np.empty(n, dtype)
-    progress = _Progress(2 + len(ops) * (1 + numpy_ok + (torch is not None)))
+    from ._progress import Progress
+
+    progress = Progress(2 + len(ops) * (1 + numpy_ok + (torch is not None)), "bench")
     progress.step(f"touching {buf.nbytes / 1e9:.1f} GB")
     fi.zeros_(buf)
     rows = []  # (operation, implementation, seconds)

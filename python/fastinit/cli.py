@@ -17,12 +17,9 @@ def build_parser() -> argparse.ArgumentParser:
     from . import _bench
 
     _bench.add_parser(sub)
-    for name in ("_diagnostics_cli",):
-        try:
-            module = __import__(f"{__package__}.{name}", fromlist=["add_parser"])
-        except ImportError:
-            continue
-        module.add_parser(sub)
+    from . import _diagnostics_cli
+
+    _diagnostics_cli.add_parser(sub)
     return parser
 
 

@@ -48,6 +48,8 @@ from ._catalogue import sparse_ as _np_sparse_
 from ._dtensor import dtensor_block
 from ._fills import CONSTANT, NORMAL, TRUNCATED, UNIFORM, truncation_plan
 
+# Diagnostics (issue 8) live in their own module; re-exported here, where users look for them.
+_DIAGNOSTICS = ("lsuv_", "report", "LSUVReport", "LSUVLayer", "InitReport", "ParamReport")
 __all__ = [
     "calculate_gain",
     "uniform_",
@@ -79,6 +81,7 @@ __all__ = [
     "unpatch",
     "patched",
     "is_patched",
+    *_DIAGNOSTICS,
 ]
 _OWN = ("patch", "unpatch", "patched", "is_patched")
 
@@ -762,3 +765,6 @@ def patched():
             _state.depth = max(0, _state.depth - 1)
             if _state.depth == 0 and not _state.manual and _state.records is not None:
                 _uninstall()
+
+
+from ._torch_diagnostics import InitReport, LSUVLayer, LSUVReport, ParamReport, lsuv_, report  # noqa: E402
