@@ -3,6 +3,7 @@
 // kernel's float32/float64 values into the output dtype. Work is split by index, so
 // neither the thread count nor the SIMD level can change a value.
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -127,14 +128,18 @@ void fill(const FillLayout& layout, const StreamId& id, const DistParams& params
   }
   if (n == 0) return;
   // Global C-order strides (in elements); the global size must fit the 64-bit index space.
-  unsigned __int128 running = 1;
+  // (running * global > 2**62 is tested as running > 2**62 / global: no 128-bit integers,
+  // which MSVC lacks; global >= 1 here since n > 0.)
+  constexpr std::uint64_t kMaxGlobal = std::uint64_t{1} << 62;
+  std::uint64_t running = 1;
   for (int k = plan.ndim - 1; k >= 0; --k) {
     plan.global_start_stride[k] = static_cast<std::int64_t>(running);
     const std::int64_t global = (sharded && ndim > 0) ? layout.global_shape[k] : plan.shape[k];
-    running *= static_cast<unsigned __int128>(global);
-    if (running > (static_cast<unsigned __int128>(1) << 62)) {
+    const auto g = static_cast<std::uint64_t>(global);
+    if (g != 0 && running > kMaxGlobal / g) {
       throw std::out_of_range("the global tensor has more than 2**62 elements");
     }
+    running *= g;
   }
   plan.base = layout.base_index;
 
@@ -189,11 +194,15 @@ void fill(const FillLayout& layout, const StreamId& id, const DistParams& params
     global += static_cast<std::uint64_t>(plan.offset[row_dim] + c0);
     char* out = data + byte_off + c0 * stride;
     std::size_t count = static_cast<std::size_t>(c1 - c0);
-    if (dtype == DType::float32 && stride == 4) {
+    // The kernels store whole floats/doubles: straight into the array only when it is
+    // aligned for them (NumPy allows unaligned arrays, e.g. a view at an odd byte offset);
+    // otherwise through the aligned stage buffer and memcpy below (same values).
+    const bool aligned = reinterpret_cast<std::uintptr_t>(out) % static_cast<std::uintptr_t>(itemsize) == 0;
+    if (dtype == DType::float32 && stride == 4 && aligned) {
       kt.generate_f32(args, global, count, reinterpret_cast<float*>(out));
       return;
     }
-    if (dtype == DType::float64 && stride == 8) {
+    if (dtype == DType::float64 && stride == 8 && aligned) {
       kt.generate_f64(args, global, count, reinterpret_cast<double*>(out));
       return;
     }
@@ -208,10 +217,21 @@ void fill(const FillLayout& layout, const StreamId& id, const DistParams& params
         kt.generate_f32(args, global, m, reinterpret_cast<float*>(stage));
         if (dtype != DType::float32) {
           const float* f = reinterpret_cast<const float*>(stage);
+          // Contiguous and aligned half-precision output: convert straight into the array
+          // (the conversion's stores are memcpy-based, so only the alignment of the
+          // scalar tail matters).
+          const bool direct = stride == 2 && aligned;
+          std::uint16_t* dst = direct ? reinterpret_cast<std::uint16_t*>(out) : half;
           if (dtype == DType::float16) {
-            kt.f32_to_f16(f, half, m);
+            kt.f32_to_f16(f, dst, m);
           } else {
-            kt.f32_to_bf16(f, half, m);
+            kt.f32_to_bf16(f, dst, m);
+          }
+          if (direct) {
+            out += static_cast<std::int64_t>(m) * stride;
+            global += m;
+            count -= m;
+            continue;
           }
           src = reinterpret_cast<const unsigned char*>(half);
         }
