@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +70,14 @@ def _numpy_op(name, rng):
     return None, None
 
 
+# torch's xavier/kaiming/glorot on a flat buffer would need its shape for the fans; they are
+# uniform_/normal_/trunc_normal_ with the bound or std that fans (4096, 4096) give, so the
+# peer runs exactly that (same parameters as the fastinit row).
+_XAVIER_BOUND = math.sqrt(6.0 / 8192)
+_KAIMING_STD = math.sqrt(2.0 / (1 + 0.01**2)) / math.sqrt(4096)
+_GLOROT_STD = math.sqrt(1.0 / 4096) / 0.87962566103423978
+
+
 def _torch_op(name, torch):
     init = torch.nn.init
     return {
@@ -76,9 +85,13 @@ def _torch_op(name, torch):
         "normal": ("nn.init.normal_", lambda t: init.normal_(t, 0.0, 0.02)),
         "trunc_normal": ("nn.init.trunc_normal_",
                          lambda t: init.trunc_normal_(t, 0.0, 0.02, -0.04, 0.04)),
-        "xavier_uniform": ("nn.init.xavier_uniform_", lambda t: init.uniform_(t, -0.02, 0.02)),
-        "kaiming_normal": ("nn.init.kaiming_normal_", lambda t: init.normal_(t, 0.0, 0.02)),
-        "glorot_normal": ("nn.init.trunc_normal_", lambda t: init.trunc_normal_(t, 0, 0.02, -0.04, 0.04)),
+        "xavier_uniform": ("nn.init.uniform_ (xavier bound)",
+                           lambda t: init.uniform_(t, -_XAVIER_BOUND, _XAVIER_BOUND)),
+        "kaiming_normal": ("nn.init.normal_ (kaiming std)",
+                           lambda t: init.normal_(t, 0.0, _KAIMING_STD)),
+        "glorot_normal": ("nn.init.trunc_normal_ (glorot std, ±2σ)",
+                          lambda t: init.trunc_normal_(t, 0.0, _GLOROT_STD, -2 * _GLOROT_STD,
+                                                       2 * _GLOROT_STD)),
     }[name]
 
 
@@ -101,12 +114,13 @@ def run(args) -> int:
     else:
         dtype = np.dtype(args.dtype)
     peers = {p.strip() for p in args.peers.split(",")}
-    torch = None
+    torch: Any = None
     if "torch" in peers:
         try:
-            import torch
+            import torch as _torch
         except ImportError:
-            torch = None
+            _torch = None
+        torch = _torch
     numpy_ok = "numpy" in peers and dtype in (np.float32, np.float64)
 
     buf = np.empty(n, dtype)
