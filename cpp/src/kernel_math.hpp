@@ -33,7 +33,12 @@ inline To convert(const From& x) {
   if constexpr (std::is_arithmetic_v<From>) {
     return static_cast<To>(x);
   } else {
-    return __builtin_convertvector(x, To);
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_convertvector(x, To);  // GCC/Clang vector types (x86-64 targets only)
+#else
+    static_assert(std::is_arithmetic_v<From>, "vector kernels need GCC or Clang");
+    return To{};
+#endif
   }
 }
 
@@ -60,7 +65,7 @@ inline F log_f32(F x) {
   const I bits = bitcast<I>(x);
   // Adding (1.0f - sqrt(1/2)) bit patterns carries into the exponent exactly when m >= sqrt(2).
   const I e = ((bits + (0x3f800000 - 0x3f3504f3)) >> 23) - 127;
-  const F m = bitcast<F>(bits - (e << 23));
+  const F m = bitcast<F>(bits - e * (1 << 23));  // e < 0 is common: no << (UB before C++20)
   const F one = splat<F>(1.0f);
   const F s = (m - one) / (m + one);
   const F s2 = s * s;
@@ -81,7 +86,7 @@ template <class D, class I64>
 inline D log_f64(D x) {
   const I64 bits = bitcast<I64>(x);
   const I64 e = ((bits + (0x3ff0000000000000LL - 0x3fe6a09e667f3bcdLL)) >> 52) - 1023;
-  const D m = bitcast<D>(bits - (e << 52));
+  const D m = bitcast<D>(bits - e * (std::int64_t{1} << 52));  // e < 0: no << (UB before C++20)
   const D one = splat<D>(1.0);
   const D s = (m - one) / (m + one);
   const D s2 = s * s;

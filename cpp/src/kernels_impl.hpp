@@ -16,6 +16,11 @@
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>  // _BitScanForward
+#endif
+#include <cmath>
+#include <cstdint>
 
 namespace fastinit {
 namespace FASTINIT_TARGET_NS {
@@ -24,6 +29,10 @@ namespace {
 using namespace kmath;
 
 constexpr int W = FASTINIT_LANES;
+
+#if FASTINIT_LANES > 1 && !(defined(__GNUC__) || defined(__clang__))
+#error "the vector targets use GCC/Clang vector extensions; other compilers build the scalar one"
+#endif
 
 #if FASTINIT_LANES > 1
 typedef std::uint32_t VU __attribute__((vector_size(4 * W)));
@@ -81,6 +90,33 @@ inline void mul_hi_lo(std::uint32_t m, VU x, VU& hi, VU& lo) {
 #endif
 }
 
+// IEEE square root is correctly rounded everywhere: the builtin and std::sqrt give the same bits.
+#if defined(__GNUC__) || defined(__clang__)
+inline float scalar_sqrt(float x) { return __builtin_sqrtf(x); }
+inline double scalar_sqrt(double x) { return __builtin_sqrt(x); }
+#else
+inline float scalar_sqrt(float x) { return std::sqrt(x); }
+inline double scalar_sqrt(double x) { return std::sqrt(x); }
+#endif
+
+// Index of the lowest set bit of a non-zero mask.
+inline unsigned lowest_bit(std::uint32_t bits) {
+#if defined(__GNUC__) || defined(__clang__)
+  return static_cast<unsigned>(__builtin_ctz(bits));
+#elif defined(_MSC_VER)
+  unsigned long index;
+  _BitScanForward(&index, bits);
+  return static_cast<unsigned>(index);
+#else
+  unsigned index = 0;
+  while ((bits & 1u) == 0) {
+    bits >>= 1;
+    ++index;
+  }
+  return index;
+#endif
+}
+
 inline VF vsqrt(VF x) {
 #if FASTINIT_LANES == 16 && defined(__AVX512F__)
   return reinterpret_cast<VF>(_mm512_sqrt_ps(reinterpret_cast<__m512>(x)));
@@ -90,7 +126,7 @@ inline VF vsqrt(VF x) {
   for (int l = 0; l < W; ++l) x[l] = __builtin_sqrtf(x[l]);
   return x;
 #else
-  return __builtin_sqrtf(x);
+  return scalar_sqrt(x);
 #endif
 }
 
@@ -113,7 +149,7 @@ inline VD vsqrt(VD x) {
   for (int l = 0; l < W; ++l) x[l] = __builtin_sqrt(x[l]);
   return x;
 #else
-  return __builtin_sqrt(x);
+  return scalar_sqrt(x);
 #endif
 }
 
@@ -452,7 +488,7 @@ inline void generate_truncated(const KernelArgs& a, std::uint64_t first, std::si
         std::memcpy(&x, z + i, sizeof(x));
         std::uint32_t bits = mask_bits((x < splat<V>(p.alpha)) | (x > splat<V>(p.beta)));
         while (bits != 0) {
-          list[count++] = static_cast<std::uint32_t>(i) + static_cast<std::uint32_t>(__builtin_ctz(bits));
+          list[count++] = static_cast<std::uint32_t>(i) + static_cast<std::uint32_t>(lowest_bit(bits));
           bits &= bits - 1;
         }
       }

@@ -127,6 +127,9 @@ def half_open_bounds(a: float, b: float, code: int) -> tuple[float, float]:
     return -_dtype_floor(-a, code, False), _dtype_floor(b, code, True)
 
 
+_MAX_GLOBAL_ELEMENTS = 1 << 62
+
+
 def check_shard(arr: np.ndarray, global_shape, offset):
     """Validates the shard arguments; returns (global_shape, offset) as tuples or (None, None)."""
     if global_shape is None and offset is None:
@@ -146,4 +149,10 @@ def check_shard(arr: np.ndarray, global_shape, offset):
                 f"dimension {k}: offset {o} + local extent {n} does not fit in the global "
                 f"extent {g} (global_shape={global_shape}, offset={offset})"
             )
+    # The core indexes the global tensor with 62 bits (docs/stream.md); say so here rather
+    # than let it raise IndexError (or the binding a TypeError) for a larger one.
+    if math.prod(global_shape) > _MAX_GLOBAL_ELEMENTS or max(global_shape, default=0) > _MAX_GLOBAL_ELEMENTS:
+        raise ValueError(
+            f"global_shape {global_shape} has more than 2**62 elements, the most a stream can index"
+        )
     return global_shape, offset

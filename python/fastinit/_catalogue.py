@@ -48,7 +48,10 @@ def calculate_gain(nonlinearity, param=None) -> float:
             slope = param
         else:
             raise ValueError(f"negative_slope {param} not a valid number")
-        return math.sqrt(2.0 / (1 + slope**2))
+        try:
+            return math.sqrt(2.0 / (1 + slope**2))
+        except OverflowError:  # |slope| > ~1e154: a clear error, not OverflowError
+            raise ValueError(f"negative_slope {param} is too large") from None
     if nonlinearity == "selu":
         # Not SELU's self-normalizing theory (which wants gain 1 with LeCun normal) but
         # PyTorch's documented empirical value; kept for drop-in parity.
@@ -339,18 +342,13 @@ def sparse_(arr, sparsity, std=0.01, *, seed=None, stream=None, generator=None,
 
 def _orthogonal_matrix(rows, cols, compute_dtype, seed, stream):
     """Q (rows x cols) with orthonormal rows or columns, Haar-distributed, as a NumPy array."""
-    # G[r, c] is stream element r * cols + c; buf holds G column-major, or G^T column-major
-    # when the matrix is wide, which is exactly the memory of G in C order.
-    if rows >= cols:
-        buf = np.empty((cols, rows), compute_dtype)  # C order (cols, rows) = F order (rows, cols)
-        normal_(buf.T, seed=seed, stream=stream)
-        a = buf.T
-    else:
-        buf = np.empty((rows, cols), compute_dtype)
-        normal_(buf, seed=seed, stream=stream)
-        a = buf.T  # (cols, rows), Fortran order
-    _core.orthogonal_from_gaussian(a)
-    return a if rows >= cols else a.T
+    # G[r, c] is stream element r * cols + c: a C-ordered fill. The core factors G (tall) or G^T
+    # (wide; the memory of G is G^T column-major) in place and leaves Q, or Q(G^T)^T, C-ordered:
+    # no transposing copies (docs/orthogonal.md).
+    buf = np.empty((rows, cols), compute_dtype)
+    normal_(buf, seed=seed, stream=stream)
+    _core.orthogonal_from_gaussian(buf)
+    return buf
 
 
 def orthogonal_(arr, gain=1.0, *, column_axis=None, seed=None, stream=None, generator=None,

@@ -241,6 +241,8 @@ def random_raw_(out, seed, stream=0, offset=0):
         raise ValueError("out is read-only; pass a writable array")
     if not out.flags.c_contiguous:
         raise ValueError("out must be C-contiguous (use numpy.ascontiguousarray on a copy)")
+    if not out.flags.aligned:  # the core stores whole uint32 words
+        raise ValueError("out must be aligned to 4 bytes (numpy.empty gives such arrays)")
     seed = _check_int(seed, "seed", 1 << 64)
     stream = _check_int(stream, "stream", STREAM_LIMIT)
     offset = _check_int(offset, "offset", 1 << 66)

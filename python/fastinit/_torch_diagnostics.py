@@ -352,7 +352,7 @@ def report(model: nn.Module, *, tolerance: float = 3.0) -> InitReport:
                                         "strongly correlated (nearly symmetric); centre the init "
                                         "at 0")
                     rep.status = "biased"
-                if he is not None:
+                if he is not None and xav is not None:
                     lo, hi = min(he, xav), max(he, xav)
                     if std < lo / tolerance:
                         rep.warnings.append(

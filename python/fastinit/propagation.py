@@ -138,7 +138,8 @@ def _nonlinearity(param: Optional[str], spec: str) -> str:
 def _make_init(name: str, param: Optional[str], spec: str):
     """A function fill(W, seed, stream) for a (fan_out, fan_in) weight, and whether it is costly."""
     if name in ("kaiming_normal", "kaiming_uniform"):
-        fn = _cat.kaiming_normal_ if name == "kaiming_normal" else _cat.kaiming_uniform_
+        fn: Callable[..., np.ndarray] = (
+            _cat.kaiming_normal_ if name == "kaiming_normal" else _cat.kaiming_uniform_)
         nl = _nonlinearity(param, spec)
         return (lambda w, s, st: fn(w, nonlinearity=nl, seed=s, stream=st)), False
     if name in ("xavier_normal", "xavier_uniform"):
@@ -214,9 +215,9 @@ def parse_init(spec: str) -> _Init:
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError(f"an initializer spec must be a non-empty string, got {spec!r}")
     spec = spec.strip()
-    name, _, param = spec.partition(":")
+    name, _, raw_param = spec.partition(":")
     name = name.strip().lower().rstrip("_")
-    param = param.strip() or None
+    param = raw_param.strip() or None
     fill, costly = _make_init(name, param, spec)
     return _Init(spec, fill, costly)
 
@@ -385,7 +386,7 @@ def _scaled(x: float, log_scale: float) -> float:
     return math.copysign(math.exp(e), x) if e > -745 else 0.0
 
 
-def _check_widths(depth, width, widths):
+def _check_widths(depth, width, widths) -> tuple:
     if widths is None:
         for name, val in (("depth", depth), ("width", width)):
             if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 1:
@@ -444,8 +445,8 @@ def propagate(init, activation: str = "relu", *, depth: int = 50, width: int = 1
             return w, 0.0
         return w / dt.type(m), math.log(m)
 
-    kept = {} if spec.costly else None
-    fprimes = []
+    kept: Optional[dict] = {} if spec.costly else None
+    fprimes: list = []
     fwd = []  # per layer: (preact_std, act_mean, act_std, saturated, dead, spread, fan_in, fan_out)
     done = 0
     for layer in range(1, n_layers + 1):
