@@ -295,10 +295,10 @@ void gemm(const Kernels<T>& kern, bool trans_a, bool trans_b, std::int64_t m, st
   for (std::int64_t pc = 0; pc < k; pc += kKc) {
     pc_lo = pc;
     pc_hi = std::min(k, pc + kKc);
-    if (n_tasks == 1) {
-      task(0);
-    } else {
+    if (parallel && n_tasks > 1) {
       parallel_for(static_cast<std::size_t>(n_tasks), task);
+    } else {
+      for (std::int64_t t = 0; t < n_tasks; ++t) task(static_cast<std::size_t>(t));
     }
   }
 }
