@@ -457,44 +457,108 @@ inline std::uint32_t mask_bits(const M& m) {
 inline std::uint32_t mask_bits(const MaskF& m) {
   return _mm512_movepi32_mask(reinterpret_cast<__m512i>(m));
 }
+inline std::uint32_t mask_bits(const MaskD& m) {
+  __m512i h[2];
+  std::memcpy(h, &m, sizeof(m));
+  return static_cast<std::uint32_t>(_mm512_movepi64_mask(h[0])) |
+         (static_cast<std::uint32_t>(_mm512_movepi64_mask(h[1])) << 8);
+}
 #elif FASTINIT_LANES == 8 && defined(__AVX__)
 inline std::uint32_t mask_bits(const MaskF& m) {
   return static_cast<std::uint32_t>(_mm256_movemask_ps(reinterpret_cast<__m256>(m)));
 }
+inline std::uint32_t mask_bits(const MaskD& m) {
+  __m256d h[2];
+  std::memcpy(h, &m, sizeof(m));
+  return static_cast<std::uint32_t>(_mm256_movemask_pd(h[0])) |
+         (static_cast<std::uint32_t>(_mm256_movemask_pd(h[1])) << 4);
+}
 #endif
 
-constexpr std::size_t kTruncChunk = 1024;
+// Appends base + l for every set bit l of `bits` (l < W) to list[count...]. Branch-free:
+// about half of the vectors of a +-2 sigma fill hold a rejection, at random, so a branch
+// per vector or per rejection would be mispredicted about once per vector.
+inline std::size_t append_lanes(std::uint32_t* list, std::size_t count, std::uint32_t bits,
+                                std::uint32_t base) {
+#if FASTINIT_LANES == 16 && defined(__AVX512F__)
+  const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(base)),
+                                       reinterpret_cast<__m512i>(lane_iota()));
+  // Register compress + full store: the memory form of vpcompressd is microcoded on Zen 4.
+  // list has W slots of slack for the full store.
+  _mm512_storeu_si512(list + count, _mm512_maskz_compress_epi32(static_cast<__mmask16>(bits), idx));
+  return count + static_cast<std::size_t>(__builtin_popcount(bits));
+#else
+  for (int l = 0; l < W; ++l) {
+    list[count] = base + static_cast<std::uint32_t>(l);
+    count += (bits >> l) & 1u;
+  }
+  return count;
+#endif
+}
 
-// z[list[k]] (k < count) are the pending elements (chunk-relative; element = first + list[k]).
+#if FASTINIT_LANES == 16 && defined(__AVX512F__)
+inline void scatter_lanes(float* out, __m512i idx, __mmask16 m, VF v) {
+  _mm512_mask_i32scatter_ps(out, m, idx, reinterpret_cast<__m512>(v), 4);
+}
+inline void scatter_lanes(double* out, __m512i idx, __mmask16 m, VD v) {
+  __m512d h[2];
+  std::memcpy(h, &v, sizeof(v));
+  _mm512_mask_i32scatter_pd(out, static_cast<__mmask8>(m), _mm512_castsi512_si256(idx), h[0], 8);
+  _mm512_mask_i32scatter_pd(out, static_cast<__mmask8>(m >> 8),
+                            _mm512_extracti64x4_epi64(idx, 1), h[1], 8);
+}
+#endif
+
+constexpr std::size_t kTruncChunk = 2048;
+
+// out[list[k]] (k < count) are the pending elements (chunk-relative; element = first + list[k]);
+// each is written, finished, once accepted. Branch-free per lane (a rejected lane's store goes
+// to a scratch slot) since the accept/reject pattern is random.
 template <class T, class V>
-inline void resolve_pending(const KernelArgs& a, const Params<T>& p, std::uint64_t first, T* z,
+inline void resolve_pending(const KernelArgs& a, const Params<T>& p, std::uint64_t first, T* out,
                             std::uint32_t* list, std::size_t count, std::uint32_t* spare) {
   const std::uint32_t lo0 = static_cast<std::uint32_t>(first);
   const VU lo_base = splat<VU>(lo0);
   const VU hi_base = splat<VU>(static_cast<std::uint32_t>(first >> 32));
+  const bool flip = a.params.flip;
+  [[maybe_unused]] T scratch;
   for (std::uint32_t r = 1; count > 0 && r <= kMaxTruncAttempts; ++r) {
     std::size_t next = 0;
     for (std::size_t i = 0; i < count; i += W) {
       const std::size_t lanes = count - i < static_cast<std::size_t>(W) ? count - i : W;
+#if FASTINIT_LANES == 16 && defined(__AVX512F__)
+      const __mmask16 live = static_cast<__mmask16>((1u << lanes) - 1u);
+      const __m512i idx = _mm512_maskz_loadu_epi32(live, list + i);
+      const VU off = reinterpret_cast<VU>(idx);
+#else
       std::uint32_t idx[W];
       for (int l = 0; l < W; ++l) idx[l] = list[i + (static_cast<std::size_t>(l) < lanes ? l : lanes - 1)];
       VU off;
       std::memcpy(&off, idx, sizeof(off));
+#endif
       const VU lo = lo_base + off;
       const VU hi = hi_base + ((lo < lo_base) ? splat<VU>(1u) : splat<VU>(0u));
       const Words w =
           philox_words(lo, hi, splat<VU>(a.stream_lo), splat<VU>(a.stream_hi | (r << 16)), a.key);
       V cand;
-      const auto ok = truncated_candidate(a, p, w, cand);
+      const std::uint32_t ok = mask_bits(truncated_candidate(a, p, w, cand));
+      const V done = finish(flip ? -cand : cand, p);
+#if FASTINIT_LANES == 16 && defined(__AVX512F__)
+      scatter_lanes(out, idx, static_cast<__mmask16>(ok & live), done);
+      const __mmask16 rejected = static_cast<__mmask16>(~ok & live);
+      _mm512_storeu_si512(spare + next, _mm512_maskz_compress_epi32(rejected, idx));
+      next += static_cast<std::size_t>(__builtin_popcount(rejected));
+#else
       T values[W];
-      std::memcpy(values, &cand, sizeof(values));
+      std::memcpy(values, &done, sizeof(values));
       for (std::size_t l = 0; l < lanes; ++l) {
-        if (lane_true(ok, static_cast<int>(l))) {
-          z[idx[l]] = values[l];
-        } else {
-          spare[next++] = idx[l];
-        }
+        const bool accepted = (ok >> l) & 1u;
+        T* dst = accepted ? out + idx[l] : &scratch;
+        *dst = values[l];
+        spare[next] = idx[l];
+        next += !accepted;
       }
+#endif
     }
     std::uint32_t* t = list;
     list = spare;
@@ -502,7 +566,8 @@ inline void resolve_pending(const KernelArgs& a, const Params<T>& p, std::uint64
     count = next;
   }
   // Only after 32767 rejections in a row (never seen; docs/stream.md).
-  for (std::size_t k = 0; k < count; ++k) z[list[k]] = p.mode;
+  const T last = finish(flip ? -p.mode : p.mode, p);
+  for (std::size_t k = 0; k < count; ++k) out[list[k]] = last;
 }
 
 template <class T, class V, int PerBlock, class Group>
@@ -519,43 +584,33 @@ inline void generate_truncated(const KernelArgs& a, std::uint64_t first, std::si
   const Params<T> p_standard(standard.params);
   const bool attempt0 = a.params.method == TruncMethod::normal_rejection;
   T z[kTruncChunk];
-  std::uint32_t list[kTruncChunk], spare[kTruncChunk];
+  std::uint32_t list[kTruncChunk + W], spare[kTruncChunk + W];
   while (n > 0) {
     const std::size_t m = n < kTruncChunk ? n : kTruncChunk;
     std::size_t count = 0;
-    if (attempt0) {
+    if (attempt0) {  // never flipped (validated in fill.cpp)
       generate<T, PerBlock>(standard, p_standard, first, m, z, group);
       std::size_t i = 0;
-      // About 5% of a +-2 sigma fill is rejected: visit only the rejected lanes.
+#if FASTINIT_LANES > 1
       for (; i + W <= m; i += W) {
         V x;
         std::memcpy(&x, z + i, sizeof(x));
-        std::uint32_t bits = mask_bits((x < splat<V>(p.alpha)) | (x > splat<V>(p.beta)));
-        while (bits != 0) {
-          list[count++] = static_cast<std::uint32_t>(i) + static_cast<std::uint32_t>(lowest_bit(bits));
-          bits &= bits - 1;
-        }
+        const std::uint32_t bits = mask_bits((x < splat<V>(p.alpha)) | (x > splat<V>(p.beta)));
+        x = finish(x, p);
+        std::memcpy(out + i, &x, sizeof(x));
+        count = append_lanes(list, count, bits, static_cast<std::uint32_t>(i));
       }
+#endif
       for (; i < m; ++i) {
         list[count] = static_cast<std::uint32_t>(i);
         count += (z[i] < p.alpha) | (z[i] > p.beta);
+        out[i] = finish(z[i], p);
       }
     } else {
       for (std::size_t i = 0; i < m; ++i) list[i] = static_cast<std::uint32_t>(i);
       count = m;
     }
-    resolve_pending<T, V>(a, p, first, z, list, count, spare);
-    const bool flip = a.params.flip;
-    std::size_t i = 0;
-#if FASTINIT_LANES > 1
-    for (; i + W <= m; i += W) {
-      V x;
-      std::memcpy(&x, z + i, sizeof(x));
-      x = finish(flip ? -x : x, p);
-      std::memcpy(out + i, &x, sizeof(x));
-    }
-#endif
-    for (; i < m; ++i) out[i] = finish(flip ? -z[i] : z[i], p);
+    resolve_pending<T, V>(a, p, first, out, list, count, spare);
     out += m;
     first += m;
     n -= m;
