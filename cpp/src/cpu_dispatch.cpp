@@ -1,3 +1,6 @@
+#if defined(FASTINIT_HAVE_X86_TARGETS)
+#include <cpuid.h>
+#endif
 #include <atomic>
 #include <cstdlib>
 #include <stdexcept>
@@ -17,7 +20,13 @@ SimdLevel detect() {
       __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
     return SimdLevel::avx512;
   }
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return SimdLevel::avx2;
+  // F16C (CPUID.1:ECX bit 29) converts float16 in the AVX2 kernels; every AVX2 CPU has it, but
+  // a hypervisor may mask it. (cpuid.h: __builtin_cpu_supports("f16c") is GCC-only.)
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
+    return SimdLevel::avx2;
+  }
 #endif
   return SimdLevel::scalar;
 }

@@ -171,6 +171,7 @@ void fill(const FillLayout& layout, const StreamId& id, const DistParams& params
   const KernelTable& kt = kernels_for(active_simd_level());
   KernelArgs args{};
   args.key = key_from_seed(id.seed);
+  args.round_keys = round_keys(args.key);
   args.stream_lo = static_cast<std::uint32_t>(id.stream);
   args.stream_hi = static_cast<std::uint32_t>(id.stream >> 32);
   args.params = params;
@@ -206,36 +207,33 @@ void fill(const FillLayout& layout, const StreamId& id, const DistParams& params
       kt.generate_f64(args, global, count, reinterpret_cast<double*>(out));
       return;
     }
+    if ((dtype == DType::float16 || dtype == DType::bfloat16) && stride == 2 && aligned) {
+      auto* dst = reinterpret_cast<std::uint16_t*>(out);
+      if (dtype == DType::float16) {
+        kt.generate_f16(args, global, count, dst);
+      } else {
+        kt.generate_bf16(args, global, count, dst);
+      }
+      return;
+    }
     alignas(64) unsigned char stage[kStage * 8];
-    alignas(64) std::uint16_t half[kStage];
     while (count > 0) {
       const std::size_t m = count < kStage ? count : kStage;
-      const unsigned char* src = stage;
-      if (dtype == DType::float64) {
-        kt.generate_f64(args, global, m, reinterpret_cast<double*>(stage));
-      } else {
-        kt.generate_f32(args, global, m, reinterpret_cast<float*>(stage));
-        if (dtype != DType::float32) {
-          const float* f = reinterpret_cast<const float*>(stage);
-          // Contiguous and aligned half-precision output: convert straight into the array
-          // (the conversion's stores are memcpy-based, so only the alignment of the
-          // scalar tail matters).
-          const bool direct = stride == 2 && aligned;
-          std::uint16_t* dst = direct ? reinterpret_cast<std::uint16_t*>(out) : half;
-          if (dtype == DType::float16) {
-            kt.f32_to_f16(f, dst, m);
-          } else {
-            kt.f32_to_bf16(f, dst, m);
-          }
-          if (direct) {
-            out += static_cast<std::int64_t>(m) * stride;
-            global += m;
-            count -= m;
-            continue;
-          }
-          src = reinterpret_cast<const unsigned char*>(half);
-        }
+      switch (dtype) {
+        case DType::float64:
+          kt.generate_f64(args, global, m, reinterpret_cast<double*>(stage));
+          break;
+        case DType::float32:
+          kt.generate_f32(args, global, m, reinterpret_cast<float*>(stage));
+          break;
+        case DType::float16:
+          kt.generate_f16(args, global, m, reinterpret_cast<std::uint16_t*>(stage));
+          break;
+        case DType::bfloat16:
+          kt.generate_bf16(args, global, m, reinterpret_cast<std::uint16_t*>(stage));
+          break;
       }
+      const unsigned char* src = stage;
       if (stride == itemsize) {
         std::memcpy(out, src, m * static_cast<std::size_t>(itemsize));
       } else {

@@ -14,6 +14,7 @@ namespace fastinit {
 // Everything a kernel needs, precomputed once per fill.
 struct KernelArgs {
   PhiloxKey key;
+  RoundKeys round_keys;  // round_keys(key)
   std::uint32_t stream_lo, stream_hi;  // counter words 2 and 3 of the main stream
   DistParams params;
 };
@@ -22,8 +23,9 @@ struct KernelTable {
   // Values of global elements [first, first + n) in float32 / float64 compute precision.
   void (*generate_f32)(const KernelArgs&, std::uint64_t first, std::size_t n, float* out);
   void (*generate_f64)(const KernelArgs&, std::uint64_t first, std::size_t n, double* out);
-  void (*f32_to_f16)(const float* in, std::uint16_t* out, std::size_t n);
-  void (*f32_to_bf16)(const float* in, std::uint16_t* out, std::size_t n);
+  // float16 / bfloat16 bits: the float32 values rounded to nearest even (docs/stream.md).
+  void (*generate_f16)(const KernelArgs&, std::uint64_t first, std::size_t n, std::uint16_t* out);
+  void (*generate_bf16)(const KernelArgs&, std::uint64_t first, std::size_t n, std::uint16_t* out);
   // Words of whole blocks [first_block, first_block + n_blocks), block after block.
   void (*raw_blocks)(PhiloxKey key, std::uint32_t c2, std::uint32_t c3, std::uint64_t first_block,
                      std::size_t n_blocks, std::uint32_t* out);

@@ -160,19 +160,26 @@ template <class V>
 inline V zhi(V a, V b) { return zip_hi(a, b, std::make_index_sequence<W>{}); }
 #endif
 
-template <class V, class T>
-inline void store_interleave4(T* out, V v0, V v1, V v2, V v3) {
+// In place: v0..v3 (word k of lane l in vk) become the four vectors in element order.
+template <class V>
+inline void interleave4(V& v0, V& v1, V& v2, V& v3) {
 #if FASTINIT_LANES > 1
   const V p_lo = zlo(v0, v2), p_hi = zhi(v0, v2);
   const V q_lo = zlo(v1, v3), q_hi = zhi(v1, v3);
-  const V r[4] = {zlo(p_lo, q_lo), zhi(p_lo, q_lo), zlo(p_hi, q_hi), zhi(p_hi, q_hi)};
-  std::memcpy(out, r, sizeof(r));
+  v0 = zlo(p_lo, q_lo);
+  v1 = zhi(p_lo, q_lo);
+  v2 = zlo(p_hi, q_hi);
+  v3 = zhi(p_hi, q_hi);
 #else
-  out[0] = v0;
-  out[1] = v1;
-  out[2] = v2;
-  out[3] = v3;
+  (void)v0, (void)v1, (void)v2, (void)v3;
 #endif
+}
+
+template <class V, class T>
+inline void store_interleave4(T* out, V v0, V v1, V v2, V v3) {
+  interleave4(v0, v1, v2, v3);
+  const V r[4] = {v0, v1, v2, v3};
+  std::memcpy(out, r, sizeof(r));
 }
 
 template <class V, class T>
@@ -217,18 +224,13 @@ inline VU r_join(Reg even, Reg odd) {
 }
 #endif
 
-inline Words philox_words(VU c0, VU c1, VU c2, VU c3, PhiloxKey key) {
+inline Words philox_words(VU c0, VU c1, VU c2, VU c3, const RoundKeys& rk) {
   Reg e[4] = {reinterpret_cast<Reg>(c0), reinterpret_cast<Reg>(c1), reinterpret_cast<Reg>(c2),
               reinterpret_cast<Reg>(c3)};
   Reg o[4] = {r_high(e[0]), r_high(e[1]), r_high(e[2]), r_high(e[3])};
   const Reg m0 = r_set1(kPhiloxM0), m1 = r_set1(kPhiloxM1);
-  std::uint32_t k0 = key.k0, k1 = key.k1;
   for (int round = 0; round < kPhiloxRounds; ++round) {
-    if (round > 0) {
-      k0 += kPhiloxW0;
-      k1 += kPhiloxW1;
-    }
-    const Reg rk0 = r_set1(k0), rk1 = r_set1(k1);
+    const Reg rk0 = r_set1(rk.k0[round]), rk1 = r_set1(rk.k1[round]);
     for (Reg* h : {e, o}) {
       const Reg p0 = r_mul(h[0], m0), p1 = r_mul(h[2], m1);
       h[0] = r_xor3(r_high(p1), h[1], rk0);
@@ -240,9 +242,9 @@ inline Words philox_words(VU c0, VU c1, VU c2, VU c3, PhiloxKey key) {
   return {r_join(e[0], o[0]), r_join(e[1], o[1]), r_join(e[2], o[2]), r_join(e[3], o[3])};
 }
 #else
-inline Words philox_words(VU c0, VU c1, VU c2, VU c3, PhiloxKey key) {
+inline Words philox_words(VU c0, VU c1, VU c2, VU c3, const RoundKeys& rk) {
   Words w{c0, c1, c2, c3};
-  philox4x32_10(w.w0, w.w1, w.w2, w.w3, key,
+  philox4x32_10(w.w0, w.w1, w.w2, w.w3, PhiloxKey{rk.k0[0], rk.k1[0]},
                 [](std::uint32_t m, VU x, VU& h, VU& l) { mul_hi_lo(m, x, h, l); });
   return w;
 }
@@ -250,7 +252,7 @@ inline Words philox_words(VU c0, VU c1, VU c2, VU c3, PhiloxKey key) {
 
 // Lane l encrypts counter (first + l as 64 bits, c2, c3).
 inline Words philox_lanes(std::uint64_t first, std::uint32_t c2, std::uint32_t c3,
-                          PhiloxKey key) {
+                          const RoundKeys& key) {
   const std::uint32_t lo0 = static_cast<std::uint32_t>(first);
   const VU lo = splat<VU>(lo0) + lane_iota();
   const VU hi = splat<VU>(static_cast<std::uint32_t>(first >> 32)) +
@@ -321,28 +323,127 @@ inline V finish(V x, const Params<T>& p) {
 // ---- one group: W blocks -----------------------------------------------------------------------
 // float32 compute: block b gives elements 4b .. 4b+3; a group is 4W elements.
 // Uniform, normal and constant only; truncated normals are assembled by generate_truncated.
-FASTINIT_GROUP_INLINE void group_f32(const KernelArgs& a, const Params<float>& p, std::uint64_t block,
-                      float* out) {
+// The group's 4W values in element order.
+FASTINIT_GROUP_INLINE void group_values_f32(const KernelArgs& a, const Params<float>& p,
+                                            std::uint64_t block, VF r[4]) {
   const Dist kind = a.params.kind;
   if (kind == Dist::constant) {  // loc itself: loc + 0 * x would turn -0.0 into +0.0
-    const VF c = clamp(splat<VF>(p.loc), p);
-    store_interleave4(out, c, c, c, c);
+    r[0] = r[1] = r[2] = r[3] = clamp(splat<VF>(p.loc), p);
     return;
   }
-  VF v0, v1, v2, v3;
   {
-    const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.key);
+    const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.round_keys);
     if (kind == Dist::uniform) {
-      v0 = u01_f32(w.w0);
-      v1 = u01_f32(w.w1);
-      v2 = u01_f32(w.w2);
-      v3 = u01_f32(w.w3);
+      r[0] = u01_f32(w.w0);
+      r[1] = u01_f32(w.w1);
+      r[2] = u01_f32(w.w2);
+      r[3] = u01_f32(w.w3);
     } else {
-      box_muller_f32(w.w0, w.w1, v0, v1);
-      box_muller_f32(w.w2, w.w3, v2, v3);
+      box_muller_f32(w.w0, w.w1, r[0], r[1]);
+      box_muller_f32(w.w2, w.w3, r[2], r[3]);
     }
   }
-  store_interleave4(out, finish(v0, p), finish(v1, p), finish(v2, p), finish(v3, p));
+  for (int k = 0; k < 4; ++k) r[k] = finish(r[k], p);
+  interleave4(r[0], r[1], r[2], r[3]);
+}
+
+FASTINIT_GROUP_INLINE void group_f32(const KernelArgs& a, const Params<float>& p,
+                                     std::uint64_t block, float* out) {
+  VF r[4];
+  group_values_f32(a, p, block, r);
+  std::memcpy(out, r, sizeof(r));
+}
+
+inline bool any_nan(const VF r[4]) {
+#if FASTINIT_LANES == 16 && defined(__AVX512F__)
+  const __m512 a = reinterpret_cast<__m512>(r[0]), b = reinterpret_cast<__m512>(r[1]);
+  const __m512 c = reinterpret_cast<__m512>(r[2]), d = reinterpret_cast<__m512>(r[3]);
+  return (_mm512_cmp_ps_mask(a, b, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(c, d, _CMP_UNORD_Q)) != 0;
+#elif FASTINIT_LANES == 8 && defined(__AVX__)
+  const __m256 a = reinterpret_cast<__m256>(r[0]), b = reinterpret_cast<__m256>(r[1]);
+  const __m256 c = reinterpret_cast<__m256>(r[2]), d = reinterpret_cast<__m256>(r[3]);
+  return _mm256_movemask_ps(_mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_UNORD_Q),
+                                         _mm256_cmp_ps(c, d, _CMP_UNORD_Q))) != 0;
+#else
+  bool nan = false;
+  for (int k = 0; k < 4; ++k) nan |= !(r[k] == r[k]);
+  return nan;
+#endif
+}
+
+// float16: vcvtps2ph rounds to nearest even (the mode given in the instruction, not MXCSR),
+// the same bits as f32_to_f16_bits for every non-NaN input.
+struct RoundF16 {
+  static VU16 exact(VF x) { return convert<VU16>(f32_to_f16_bits<VF, VU>(x)); }
+  static void four(const VF r[4], std::uint16_t* out) {
+    for (int k = 0; k < 4; ++k) {
+#if FASTINIT_LANES == 16 && defined(__AVX512F__)
+      const __m256i h = _mm512_cvtps_ph(reinterpret_cast<__m512>(r[k]),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#elif FASTINIT_LANES == 8 && defined(__F16C__)
+      const __m128i h = _mm256_cvtps_ph(reinterpret_cast<__m256>(r[k]),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+#else
+      const VU16 h = exact(r[k]);
+#endif
+      std::memcpy(out + k * W, &h, sizeof(h));
+    }
+  }
+};
+
+// bfloat16: round to nearest even in the upper 16 bits, then keep the upper halves of two
+// vectors with one pack (the NaN case of f32_to_bf16_bits cannot arise here).
+struct RoundBF16 {
+  static VU16 exact(VF x) { return convert<VU16>(f32_to_bf16_bits<VF, VU>(x)); }
+  static VU rounded_high(VF x) {
+    const VU bits = bitcast<VU>(x);
+    return bits + 0x7fffu + ((bits >> 16) & 1u);
+  }
+  static void four(const VF r[4], std::uint16_t* out) {
+#if FASTINIT_LANES == 16 && defined(__AVX512BW__)
+    alignas(64) static constexpr std::uint16_t kOdd[32] = {
+        1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
+        33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63};
+    const __m512i odd = _mm512_load_si512(kOdd);
+    for (int k = 0; k < 4; k += 2) {
+      const __m512i h = _mm512_permutex2var_epi16(reinterpret_cast<__m512i>(rounded_high(r[k])), odd,
+                                                  reinterpret_cast<__m512i>(rounded_high(r[k + 1])));
+      std::memcpy(out + k * W, &h, sizeof(h));
+    }
+#elif FASTINIT_LANES == 8 && defined(__AVX2__)
+    for (int k = 0; k < 4; k += 2) {
+      const __m256i lo = _mm256_srli_epi32(reinterpret_cast<__m256i>(rounded_high(r[k])), 16);
+      const __m256i hi = _mm256_srli_epi32(reinterpret_cast<__m256i>(rounded_high(r[k + 1])), 16);
+      // packus works per 128-bit half: reorder the 64-bit quarters to 0, 2, 1, 3.
+      const __m256i h = _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xD8);
+      std::memcpy(out + k * W, &h, sizeof(h));
+    }
+#else
+    for (int k = 0; k < 4; ++k) {
+      const VU16 h = exact(r[k]);
+      std::memcpy(out + k * W, &h, sizeof(h));
+    }
+#endif
+  }
+};
+
+// float16 / bfloat16 output: the float32 group rounded in registers (no float32 pass
+// through memory). Rounding::four takes the hardware or packed path, exact for every non-NaN
+// input; a group holding a NaN (only from an overflowing uniform_ or a NaN constant) takes the
+// reference conversion, whose canonical NaN the hardware would not produce.
+template <class Rounding>
+FASTINIT_GROUP_INLINE void group_half(const KernelArgs& a, const Params<float>& p,
+                                      std::uint64_t block, std::uint16_t* out) {
+  VF r[4];
+  group_values_f32(a, p, block, r);
+  if (!any_nan(r)) {
+    Rounding::four(r, out);
+    return;
+  }
+  for (int k = 0; k < 4; ++k) {
+    const VU16 h = Rounding::exact(r[k]);
+    std::memcpy(out + k * W, &h, sizeof(h));
+  }
 }
 
 // float64 compute: block b gives elements 2b and 2b+1; a group is 2W elements.
@@ -356,7 +457,7 @@ FASTINIT_GROUP_INLINE void group_f64(const KernelArgs& a, const Params<double>& 
   }
   VD v0, v1;
   {
-    const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.key);
+    const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.round_keys);
     if (kind == Dist::uniform) {
       v0 = u01_f64(w.w0, w.w1);
       v1 = u01_f64(w.w2, w.w3);
@@ -539,7 +640,7 @@ inline void resolve_pending(const KernelArgs& a, const Params<T>& p, std::uint64
       const VU lo = lo_base + off;
       const VU hi = hi_base + ((lo < lo_base) ? splat<VU>(1u) : splat<VU>(0u));
       const Words w =
-          philox_words(lo, hi, splat<VU>(a.stream_lo), splat<VU>(a.stream_hi | (r << 16)), a.key);
+          philox_words(lo, hi, splat<VU>(a.stream_lo), splat<VU>(a.stream_hi | (r << 16)), a.round_keys);
       V cand;
       const std::uint32_t ok = mask_bits(truncated_candidate(a, p, w, cand));
       const V done = finish(flip ? -cand : cand, p);
@@ -638,50 +739,58 @@ void generate_f64(const KernelArgs& a, std::uint64_t first, std::size_t n, doubl
 // Whole blocks only: word 4*(first_block + b) + k of the stream goes to out[4*b + k].
 void raw_blocks(PhiloxKey key, std::uint32_t c2, std::uint32_t c3, std::uint64_t first_block,
                 std::size_t n_blocks, std::uint32_t* out) {
+  const RoundKeys rk = round_keys(key);
   std::size_t b = 0;
   for (; b + W <= n_blocks; b += W) {
-    const Words w = philox_lanes(first_block + b, c2, c3, key);
+    const Words w = philox_lanes(first_block + b, c2, c3, rk);
     store_interleave4(out + 4 * b, w.w0, w.w1, w.w2, w.w3);
   }
   if (b < n_blocks) {
     std::uint32_t tmp[4 * W];
-    const Words w = philox_lanes(first_block + b, c2, c3, key);
+    const Words w = philox_lanes(first_block + b, c2, c3, rk);
     store_interleave4(tmp, w.w0, w.w1, w.w2, w.w3);
     std::memcpy(out + 4 * b, tmp, 4 * (n_blocks - b) * sizeof(std::uint32_t));
   }
 }
 
-void f32_to_f16(const float* in, std::uint16_t* out, std::size_t n) {
-  std::size_t i = 0;
-#if FASTINIT_LANES > 1
-  for (; i + W <= n; i += W) {
-    VF x;
-    std::memcpy(&x, in + i, sizeof(x));
-    const VU16 h = convert<VU16>(f32_to_f16_bits<VF, VU>(x));
-    std::memcpy(out + i, &h, sizeof(h));
+template <class Rounding>
+void generate_half(const KernelArgs& a, std::uint64_t first, std::size_t n, std::uint16_t* out) {
+  if (a.params.kind == Dist::truncated_normal) {  // assembled in float32, then rounded
+    constexpr std::size_t kStage = 1024;
+    float stage[kStage];
+    while (n > 0) {
+      const std::size_t m = n < kStage ? n : kStage;
+      generate_truncated<float, VF, 4>(a, first, m, stage, group_f32);
+      std::size_t i = 0;
+      for (; i + W <= m; i += W) {
+        VF x;
+        std::memcpy(&x, stage + i, sizeof(x));
+        const VU16 h = Rounding::exact(x);
+        std::memcpy(out + i, &h, sizeof(h));
+      }
+      if (i < m) {  // the last partial vector, padded
+        float padded[W] = {};
+        std::memcpy(padded, stage + i, (m - i) * sizeof(float));
+        VF x;
+        std::memcpy(&x, padded, sizeof(x));
+        const VU16 h = Rounding::exact(x);
+        std::memcpy(out + i, &h, (m - i) * sizeof(std::uint16_t));
+      }
+      out += m;
+      first += m;
+      n -= m;
+    }
+    return;
   }
-#endif
-  for (; i < n; ++i) out[i] = static_cast<std::uint16_t>(f32_to_f16_bits<float, std::uint32_t>(in[i]));
-}
-
-void f32_to_bf16(const float* in, std::uint16_t* out, std::size_t n) {
-  std::size_t i = 0;
-#if FASTINIT_LANES > 1
-  for (; i + W <= n; i += W) {
-    VF x;
-    std::memcpy(&x, in + i, sizeof(x));
-    const VU16 h = convert<VU16>(f32_to_bf16_bits<VF, VU>(x));
-    std::memcpy(out + i, &h, sizeof(h));
-  }
-#endif
-  for (; i < n; ++i) out[i] = static_cast<std::uint16_t>(f32_to_bf16_bits<float, std::uint32_t>(in[i]));
+  const Params<float> p(a.params);
+  generate<std::uint16_t, 4>(a, p, first, n, out, group_half<Rounding>);
 }
 
 }  // namespace
 
 const KernelTable& table() {
-  static const KernelTable t{&generate_f32, &generate_f64, &f32_to_f16, &f32_to_bf16,
-                             &raw_blocks};
+  static const KernelTable t{&generate_f32, &generate_f64, &generate_half<RoundF16>,
+                             &generate_half<RoundBF16>, &raw_blocks};
   return t;
 }
 

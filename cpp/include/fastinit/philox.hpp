@@ -25,6 +25,22 @@ inline PhiloxKey key_from_seed(std::uint64_t seed) {
   return {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
 }
 
+// Every round's key (round r uses key + r * Weyl increment), computed once per fill: the SIMD
+// kernels read them from memory as broadcast operands instead of re-deriving and
+// re-broadcasting them for every block group.
+struct RoundKeys {
+  std::uint32_t k0[kPhiloxRounds], k1[kPhiloxRounds];
+};
+
+inline RoundKeys round_keys(PhiloxKey key) {
+  RoundKeys rk{};
+  for (int round = 0; round < kPhiloxRounds; ++round) {
+    rk.k0[round] = key.k0 + static_cast<std::uint32_t>(round) * kPhiloxW0;
+    rk.k1[round] = key.k1 + static_cast<std::uint32_t>(round) * kPhiloxW1;
+  }
+  return rk;
+}
+
 inline void mulhilo(std::uint32_t m, std::uint32_t x, std::uint32_t& hi, std::uint32_t& lo) {
   const std::uint64_t p = static_cast<std::uint64_t>(m) * x;
   hi = static_cast<std::uint32_t>(p >> 32);
