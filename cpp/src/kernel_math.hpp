@@ -182,9 +182,11 @@ inline void sincos_turn53(I64 k, D& sin_out, D& cos_out) {
   const D t = rd * splat<D>(6.975736996017264e-16);  // 2*pi / 2^53
   D s, c;
   sincos_poly_f64(t, s, c);
-  const auto odd = (q & 1) != 0;
-  const D cc = odd ? s : c;
-  const D ss = odd ? c : s;
+  // Swap by bit masks rather than ?: (which GCC scalarises on two-register vectors).
+  const I64 odd = -(q & 1);
+  const I64 si = bitcast<I64>(s), ci = bitcast<I64>(c);
+  const D cc = bitcast<D>((si & odd) | (ci & ~odd));
+  const D ss = bitcast<D>((ci & odd) | (si & ~odd));
   const I64 cos_sign = ((q + 1) & 2) << 62;
   const I64 sin_sign = (q & 2) << 62;
   cos_out = bitcast<D>(bitcast<I64>(cc) ^ cos_sign);

@@ -64,6 +64,25 @@ using VI64 = std::int64_t;
 using MaskF = decltype(VF{} < VF{});
 using MaskD = decltype(VD{} < VD{});
 
+// float64 math runs on one register of doubles: the W lanes of a block group in two halves
+// of H. (GCC lowers ?:, comparisons and broadcasts on two-register vector types element by
+// element, through the stack.)
+#if FASTINIT_LANES > 1
+constexpr int H = W / 2;
+typedef std::uint32_t HU __attribute__((vector_size(4 * H)));
+typedef double HD __attribute__((vector_size(8 * H)));
+typedef std::uint64_t HU64 __attribute__((vector_size(8 * H)));
+typedef std::int64_t HI64 __attribute__((vector_size(8 * H)));
+
+// Lanes [h * H, (h + 1) * H) of x.
+template <class Half, class Whole>
+inline Half half_of(const Whole& x, int h) {
+  Half r;
+  std::memcpy(&r, reinterpret_cast<const char*>(&x) + h * sizeof(Half), sizeof(Half));
+  return r;
+}
+#endif
+
 inline VU lane_iota() {
 #if FASTINIT_LANES > 1
   VU v;
@@ -144,20 +163,31 @@ inline VD vsqrt(VD x) {
 #endif
 }
 
+#if FASTINIT_LANES == 16 && defined(__AVX512F__)
+inline HD vsqrt(HD x) { return reinterpret_cast<HD>(_mm512_sqrt_pd(reinterpret_cast<__m512d>(x))); }
+#elif FASTINIT_LANES == 8 && defined(__AVX__)
+inline HD vsqrt(HD x) { return reinterpret_cast<HD>(_mm256_sqrt_pd(reinterpret_cast<__m256d>(x))); }
+#endif
+
 // ---- interleaved stores: element 4*l + k comes from word k of lane l ----------------------
 #if FASTINIT_LANES > 1
+template <class V>
+constexpr std::size_t lane_count = sizeof(V) / sizeof(std::remove_reference_t<decltype(V{}[0])>);
+
 template <class V, std::size_t... I>
 inline V zip_lo(V a, V b, std::index_sequence<I...>) {
-  return __builtin_shufflevector(a, b, ((I % 2) ? (I / 2 + W) : (I / 2))...);
+  constexpr std::size_t N = lane_count<V>;
+  return __builtin_shufflevector(a, b, ((I % 2) ? (I / 2 + N) : (I / 2))...);
 }
 template <class V, std::size_t... I>
 inline V zip_hi(V a, V b, std::index_sequence<I...>) {
-  return __builtin_shufflevector(a, b, ((I % 2) ? (I / 2 + W + W / 2) : (I / 2 + W / 2))...);
+  constexpr std::size_t N = lane_count<V>;
+  return __builtin_shufflevector(a, b, ((I % 2) ? (I / 2 + N + N / 2) : (I / 2 + N / 2))...);
 }
 template <class V>
-inline V zlo(V a, V b) { return zip_lo(a, b, std::make_index_sequence<W>{}); }
+inline V zlo(V a, V b) { return zip_lo(a, b, std::make_index_sequence<lane_count<V>>{}); }
 template <class V>
-inline V zhi(V a, V b) { return zip_hi(a, b, std::make_index_sequence<W>{}); }
+inline V zhi(V a, V b) { return zip_hi(a, b, std::make_index_sequence<lane_count<V>>{}); }
 #endif
 
 // In place: v0..v3 (word k of lane l in vk) become the four vectors in element order.
@@ -184,13 +214,13 @@ inline void store_interleave4(T* out, V v0, V v1, V v2, V v3) {
 
 template <class V, class T>
 inline void store_interleave2(T* out, V v0, V v1) {
-#if FASTINIT_LANES > 1
-  const V r[2] = {zlo(v0, v1), zhi(v0, v1)};
-  std::memcpy(out, r, sizeof(r));
-#else
-  out[0] = v0;
-  out[1] = v1;
-#endif
+  if constexpr (std::is_arithmetic_v<V>) {
+    out[0] = v0;
+    out[1] = v1;
+  } else {
+    const V r[2] = {zlo(v0, v1), zhi(v0, v1)};
+    std::memcpy(out, r, sizeof(r));
+  }
 }
 
 // ---- Philox on W counters -------------------------------------------------------------------
@@ -268,10 +298,12 @@ inline VF u01_open0_f32(VU x) {
 }
 // [0, 1) with 53 bits: (hi >> 11) supplies the top 21 bits and lo the next 32; both terms
 // are exact and do not overlap, so the sum is exact.
-inline VD u01_f64(VU lo, VU hi) {
-  return convert<VD>(hi >> 11) * splat<VD>(0x1p-21) + convert<VD>(lo) * splat<VD>(0x1p-53);
+template <class D, class U>
+inline D u01_f64(U lo, U hi) {
+  return convert<D>(hi >> 11) * splat<D>(0x1p-21) + convert<D>(lo) * splat<D>(0x1p-53);
 }
-inline VD u01_open0_f64(VU lo, VU hi) { return u01_f64(lo, hi) + splat<VD>(0x1p-53); }
+template <class D, class U>
+inline D u01_open0_f64(U lo, U hi) { return u01_f64<D>(lo, hi) + splat<D>(0x1p-53); }
 
 // ---- Box-Muller ------------------------------------------------------------------------------
 // radius from word a, angle from word b: z0 = r cos(2 pi u_b), z1 = r sin(2 pi u_b).
@@ -284,11 +316,12 @@ inline void box_muller_f32(VU a, VU b, VF& z0, VF& z1) {
 }
 
 // radius from words (a_lo, a_hi), angle from the 53-bit fraction in (b_lo, b_hi).
-inline void box_muller_f64(VU a_lo, VU a_hi, VU b_lo, VU b_hi, VD& z0, VD& z1) {
-  const VD r = vsqrt(log_f64<VD, VI64>(u01_open0_f64(a_lo, a_hi)) * splat<VD>(-2.0));
-  const VU64 turn = (convert<VU64>(b_hi >> 11) << 32) | convert<VU64>(b_lo);
-  VD s, c;
-  sincos_turn53<VD, VI64>(bitcast<VI64>(turn), s, c);
+template <class D, class U, class U64, class I64>
+inline void box_muller_f64(U a_lo, U a_hi, U b_lo, U b_hi, D& z0, D& z1) {
+  const D r = vsqrt(log_f64<D, I64>(u01_open0_f64<D>(a_lo, a_hi)) * splat<D>(-2.0));
+  const U64 turn = (convert<U64>(b_hi >> 11) << 32) | convert<U64>(b_lo);
+  D s, c;
+  sincos_turn53<D, I64>(bitcast<I64>(turn), s, c);
   z0 = r * c;
   z1 = r * s;
 }
@@ -308,11 +341,56 @@ struct Params {
         hi(static_cast<T>(p.clamp_hi)) {}
 };
 
+// (v < lo) ? lo : v and (v > hi) ? hi : v, which are exactly maxp(lo, v) and minp(hi, v), NaN
+// and signed zeros included. GCC scalarises ?: on float64 vectors wider than one register
+// (the 16-lane target's VD), so those take the instructions half by half.
+template <class V>
+inline V at_least(V v, V lo) { return (v < lo) ? lo : v; }
+template <class V>
+inline V at_most(V v, V hi) { return (v > hi) ? hi : v; }
+#if FASTINIT_LANES == 16 && defined(__AVX512F__)
+inline VD at_least(VD v, VD lo) {
+  __m512d a[2], b[2];
+  std::memcpy(a, &v, sizeof(v));
+  std::memcpy(b, &lo, sizeof(lo));
+  a[0] = _mm512_max_pd(b[0], a[0]);
+  a[1] = _mm512_max_pd(b[1], a[1]);
+  std::memcpy(&v, a, sizeof(v));
+  return v;
+}
+inline VD at_most(VD v, VD hi) {
+  __m512d a[2], b[2];
+  std::memcpy(a, &v, sizeof(v));
+  std::memcpy(b, &hi, sizeof(hi));
+  a[0] = _mm512_min_pd(b[0], a[0]);
+  a[1] = _mm512_min_pd(b[1], a[1]);
+  std::memcpy(&v, a, sizeof(v));
+  return v;
+}
+#elif FASTINIT_LANES == 8 && defined(__AVX__)
+inline VD at_least(VD v, VD lo) {
+  __m256d a[2], b[2];
+  std::memcpy(a, &v, sizeof(v));
+  std::memcpy(b, &lo, sizeof(lo));
+  a[0] = _mm256_max_pd(b[0], a[0]);
+  a[1] = _mm256_max_pd(b[1], a[1]);
+  std::memcpy(&v, a, sizeof(v));
+  return v;
+}
+inline VD at_most(VD v, VD hi) {
+  __m256d a[2], b[2];
+  std::memcpy(a, &v, sizeof(v));
+  std::memcpy(b, &hi, sizeof(hi));
+  a[0] = _mm256_min_pd(b[0], a[0]);
+  a[1] = _mm256_min_pd(b[1], a[1]);
+  std::memcpy(&v, a, sizeof(v));
+  return v;
+}
+#endif
+
 template <class V, class T>
 inline V clamp(V v, const Params<T>& p) {
-  v = (v < splat<V>(p.lo)) ? splat<V>(p.lo) : v;
-  v = (v > splat<V>(p.hi)) ? splat<V>(p.hi) : v;
-  return v;
+  return at_most(at_least(v, splat<V>(p.lo)), splat<V>(p.hi));
 }
 
 template <class V, class T>
@@ -447,25 +525,45 @@ FASTINIT_GROUP_INLINE void group_half(const KernelArgs& a, const Params<float>& 
 }
 
 // float64 compute: block b gives elements 2b and 2b+1; a group is 2W elements.
-FASTINIT_GROUP_INLINE void group_f64(const KernelArgs& a, const Params<double>& p, std::uint64_t block,
-                      double* out) {
+FASTINIT_GROUP_INLINE void group_f64(const KernelArgs& a, const Params<double>& p,
+                                     std::uint64_t block, double* out) {
+#if FASTINIT_LANES > 1
+  using D = HD;
+  using U = HU;
+  using U64 = HU64;
+  using I64 = HI64;
+  constexpr int kHalves = 2;
+#else
+  using D = VD;
+  using U = VU;
+  using U64 = VU64;
+  using I64 = VI64;
+  constexpr int kHalves = 1;
+#endif
+  constexpr int kHalfLanes = W / kHalves;
   const Dist kind = a.params.kind;
   if (kind == Dist::constant) {
-    const VD c = clamp(splat<VD>(p.loc), p);
-    store_interleave2(out, c, c);
+    const D c = clamp(splat<D>(p.loc), p);
+    for (int h = 0; h < kHalves; ++h) store_interleave2(out + 2 * kHalfLanes * h, c, c);
     return;
   }
-  VD v0, v1;
-  {
-    const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.round_keys);
+  const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.round_keys);
+  for (int h = 0; h < kHalves; ++h) {
+#if FASTINIT_LANES > 1
+    const U w0 = half_of<U>(w.w0, h), w1 = half_of<U>(w.w1, h);
+    const U w2 = half_of<U>(w.w2, h), w3 = half_of<U>(w.w3, h);
+#else
+    const U w0 = w.w0, w1 = w.w1, w2 = w.w2, w3 = w.w3;
+#endif
+    D v0, v1;
     if (kind == Dist::uniform) {
-      v0 = u01_f64(w.w0, w.w1);
-      v1 = u01_f64(w.w2, w.w3);
+      v0 = u01_f64<D>(w0, w1);
+      v1 = u01_f64<D>(w2, w3);
     } else {
-      box_muller_f64(w.w0, w.w1, w.w2, w.w3, v0, v1);
+      box_muller_f64<D, U, U64, I64>(w0, w1, w2, w3, v0, v1);
     }
+    store_interleave2(out + 2 * kHalfLanes * h, finish(v0, p), finish(v1, p));
   }
-  store_interleave2(out, finish(v0, p), finish(v1, p));
 }
 
 template <class T, int PerBlock, class Group, class P>
@@ -498,45 +596,6 @@ inline void generate(const KernelArgs& a, const P& p, std::uint64_t first, std::
 // (e lo, e hi, stream lo, stream hi | r << 16). The value therefore depends only on the
 // element's index. Rejected elements are compacted into a list and retried W at a time, so
 // the ~5% rejections of a +-2 sigma interval cost ~5% more work, not a whole vector each.
-inline MaskF truncated_candidate(const KernelArgs& a, const Params<float>& p, const Words& w,
-                                 VF& cand) {
-  const TruncMethod method = a.params.method;
-  if (method == TruncMethod::normal_rejection) {
-    VF unused;
-    box_muller_f32(w.w0, w.w1, cand, unused);
-    return (cand >= splat<VF>(p.alpha)) & (cand <= splat<VF>(p.beta));
-  }
-  const VF log_u = log_f32<VF, VI>(u01_open0_f32(w.w1));
-  if (method == TruncMethod::exponential_rejection) {
-    cand = splat<VF>(p.alpha) - log_f32<VF, VI>(u01_open0_f32(w.w0)) / splat<VF>(p.lambda);
-    const VF d = cand - splat<VF>(p.lambda);
-    return (cand <= splat<VF>(p.beta)) & (log_u <= d * d * splat<VF>(-0.5f));
-  }
-  cand = splat<VF>(p.alpha) + splat<VF>(p.beta - p.alpha) * u01_f32(w.w0);
-  const VF bound = (splat<VF>(p.mode * p.mode) - cand * cand) * splat<VF>(0.5f);
-  return (cand <= splat<VF>(p.beta)) & (log_u <= bound);
-}
-
-inline MaskD truncated_candidate(const KernelArgs& a, const Params<double>& p, const Words& w,
-                                 VD& cand) {
-  const TruncMethod method = a.params.method;
-  if (method == TruncMethod::normal_rejection) {
-    VD unused;
-    box_muller_f64(w.w0, w.w1, w.w2, w.w3, cand, unused);
-    return (cand >= splat<VD>(p.alpha)) & (cand <= splat<VD>(p.beta));
-  }
-  const VD log_u = log_f64<VD, VI64>(u01_open0_f64(w.w2, w.w3));
-  if (method == TruncMethod::exponential_rejection) {
-    cand = splat<VD>(p.alpha) -
-           log_f64<VD, VI64>(u01_open0_f64(w.w0, w.w1)) / splat<VD>(p.lambda);
-    const VD d = cand - splat<VD>(p.lambda);
-    return (cand <= splat<VD>(p.beta)) & (log_u <= d * d * splat<VD>(-0.5));
-  }
-  cand = splat<VD>(p.alpha) + splat<VD>(p.beta - p.alpha) * u01_f64(w.w0, w.w1);
-  const VD bound = (splat<VD>(p.mode * p.mode) - cand * cand) * splat<VD>(0.5);
-  return (cand <= splat<VD>(p.beta)) & (log_u <= bound);
-}
-
 template <class M>
 inline bool lane_true(const M& m, int l) {
 #if FASTINIT_LANES > 1
@@ -558,6 +617,9 @@ inline std::uint32_t mask_bits(const M& m) {
 inline std::uint32_t mask_bits(const MaskF& m) {
   return _mm512_movepi32_mask(reinterpret_cast<__m512i>(m));
 }
+inline std::uint32_t mask_bits(const decltype(HD{} < HD{})& m) {
+  return _mm512_movepi64_mask(reinterpret_cast<__m512i>(m));
+}
 inline std::uint32_t mask_bits(const MaskD& m) {
   __m512i h[2];
   std::memcpy(h, &m, sizeof(m));
@@ -568,6 +630,9 @@ inline std::uint32_t mask_bits(const MaskD& m) {
 inline std::uint32_t mask_bits(const MaskF& m) {
   return static_cast<std::uint32_t>(_mm256_movemask_ps(reinterpret_cast<__m256>(m)));
 }
+inline std::uint32_t mask_bits(const decltype(HD{} < HD{})& m) {
+  return static_cast<std::uint32_t>(_mm256_movemask_pd(reinterpret_cast<__m256d>(m)));
+}
 inline std::uint32_t mask_bits(const MaskD& m) {
   __m256d h[2];
   std::memcpy(h, &m, sizeof(m));
@@ -576,25 +641,103 @@ inline std::uint32_t mask_bits(const MaskD& m) {
 }
 #endif
 
-// Appends base + l for every set bit l of `bits` (l < W) to list[count...]. Branch-free:
+// Returns the accepted lanes as bits.
+inline std::uint32_t truncated_candidate(const KernelArgs& a, const Params<float>& p,
+                                         const Words& w, VF& cand) {
+  const TruncMethod method = a.params.method;
+  if (method == TruncMethod::normal_rejection) {
+    VF unused;
+    box_muller_f32(w.w0, w.w1, cand, unused);
+    return mask_bits((cand >= splat<VF>(p.alpha)) & (cand <= splat<VF>(p.beta)));
+  }
+  const VF log_u = log_f32<VF, VI>(u01_open0_f32(w.w1));
+  if (method == TruncMethod::exponential_rejection) {
+    cand = splat<VF>(p.alpha) - log_f32<VF, VI>(u01_open0_f32(w.w0)) / splat<VF>(p.lambda);
+    const VF d = cand - splat<VF>(p.lambda);
+    return mask_bits((cand <= splat<VF>(p.beta)) & (log_u <= d * d * splat<VF>(-0.5f)));
+  }
+  cand = splat<VF>(p.alpha) + splat<VF>(p.beta - p.alpha) * u01_f32(w.w0);
+  const VF bound = (splat<VF>(p.mode * p.mode) - cand * cand) * splat<VF>(0.5f);
+  return mask_bits((cand <= splat<VF>(p.beta)) & (log_u <= bound));
+}
+
+template <class D, class U, class U64, class I64>
+inline auto truncated_candidate_f64(const KernelArgs& a, const Params<double>& p, U w0, U w1,
+                                    U w2, U w3, D& cand) {
+  const TruncMethod method = a.params.method;
+  if (method == TruncMethod::normal_rejection) {
+    D unused;
+    box_muller_f64<D, U, U64, I64>(w0, w1, w2, w3, cand, unused);
+    return (cand >= splat<D>(p.alpha)) & (cand <= splat<D>(p.beta));
+  }
+  const D log_u = log_f64<D, I64>(u01_open0_f64<D>(w2, w3));
+  if (method == TruncMethod::exponential_rejection) {
+    cand = splat<D>(p.alpha) - log_f64<D, I64>(u01_open0_f64<D>(w0, w1)) / splat<D>(p.lambda);
+    const D d = cand - splat<D>(p.lambda);
+    return (cand <= splat<D>(p.beta)) & (log_u <= d * d * splat<D>(-0.5));
+  }
+  cand = splat<D>(p.alpha) + splat<D>(p.beta - p.alpha) * u01_f64<D>(w0, w1);
+  const D bound = (splat<D>(p.mode * p.mode) - cand * cand) * splat<D>(0.5);
+  return (cand <= splat<D>(p.beta)) & (log_u <= bound);
+}
+
+inline std::uint32_t truncated_candidate(const KernelArgs& a, const Params<double>& p,
+                                         const Words& w, VD& cand) {
+#if FASTINIT_LANES > 1
+  std::uint32_t bits = 0;
+  for (int h = 0; h < 2; ++h) {
+    HD c;
+    const auto ok = truncated_candidate_f64<HD, HU, HU64, HI64>(
+        a, p, half_of<HU>(w.w0, h), half_of<HU>(w.w1, h), half_of<HU>(w.w2, h),
+        half_of<HU>(w.w3, h), c);
+    bits |= mask_bits(ok) << (h * H);
+    std::memcpy(reinterpret_cast<char*>(&cand) + h * sizeof(HD), &c, sizeof(c));
+  }
+  return bits;
+#else
+  return mask_bits(truncated_candidate_f64<VD, VU, VU64, VI64>(a, p, w.w0, w.w1, w.w2, w.w3, cand));
+#endif
+}
+
+// finish(flip ? -x : x) for the W lanes of a retry (float64: half by half).
+inline VF finish_flipped(VF x, const Params<float>& p, bool flip) {
+  return finish(flip ? -x : x, p);
+}
+inline VD finish_flipped(VD x, const Params<double>& p, bool flip) {
+#if FASTINIT_LANES > 1
+  for (int h = 0; h < 2; ++h) {
+    HD v = half_of<HD>(x, h);
+    v = finish(flip ? -v : v, p);
+    std::memcpy(reinterpret_cast<char*>(&x) + h * sizeof(HD), &v, sizeof(v));
+  }
+  return x;
+#else
+  return finish(flip ? -x : x, p);
+#endif
+}
+
+// Appends base + l for every set bit l of `bits` (l < N) to list[count...]. Branch-free:
 // about half of the vectors of a +-2 sigma fill hold a rejection, at random, so a branch
 // per vector or per rejection would be mispredicted about once per vector.
+template <int N>
 inline std::size_t append_lanes(std::uint32_t* list, std::size_t count, std::uint32_t bits,
                                 std::uint32_t base) {
 #if FASTINIT_LANES == 16 && defined(__AVX512F__)
-  const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(base)),
-                                       reinterpret_cast<__m512i>(lane_iota()));
-  // Register compress + full store: the memory form of vpcompressd is microcoded on Zen 4.
-  // list has W slots of slack for the full store.
-  _mm512_storeu_si512(list + count, _mm512_maskz_compress_epi32(static_cast<__mmask16>(bits), idx));
-  return count + static_cast<std::size_t>(__builtin_popcount(bits));
-#else
-  for (int l = 0; l < W; ++l) {
+  if constexpr (N == 16) {
+    const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(base)),
+                                         reinterpret_cast<__m512i>(lane_iota()));
+    // Register compress + full store: the memory form of vpcompressd is microcoded on Zen 4.
+    // list has W slots of slack for the full store.
+    _mm512_storeu_si512(list + count,
+                        _mm512_maskz_compress_epi32(static_cast<__mmask16>(bits), idx));
+    return count + static_cast<std::size_t>(__builtin_popcount(bits));
+  }
+#endif
+  for (int l = 0; l < N; ++l) {
     list[count] = base + static_cast<std::uint32_t>(l);
     count += (bits >> l) & 1u;
   }
   return count;
-#endif
 }
 
 #if FASTINIT_LANES == 16 && defined(__AVX512F__)
@@ -642,8 +785,8 @@ inline void resolve_pending(const KernelArgs& a, const Params<T>& p, std::uint64
       const Words w =
           philox_words(lo, hi, splat<VU>(a.stream_lo), splat<VU>(a.stream_hi | (r << 16)), a.round_keys);
       V cand;
-      const std::uint32_t ok = mask_bits(truncated_candidate(a, p, w, cand));
-      const V done = finish(flip ? -cand : cand, p);
+      const std::uint32_t ok = truncated_candidate(a, p, w, cand);
+      const V done = finish_flipped(cand, p, flip);
 #if FASTINIT_LANES == 16 && defined(__AVX512F__)
       scatter_lanes(out, idx, static_cast<__mmask16>(ok & live), done);
       const __mmask16 rejected = static_cast<__mmask16>(~ok & live);
@@ -693,13 +836,16 @@ inline void generate_truncated(const KernelArgs& a, std::uint64_t first, std::si
       generate<T, PerBlock>(standard, p_standard, first, m, z, group);
       std::size_t i = 0;
 #if FASTINIT_LANES > 1
-      for (; i + W <= m; i += W) {
-        V x;
+      // One register at a time (H doubles or W floats).
+      using S = std::conditional_t<std::is_same_v<T, double>, HD, VF>;
+      constexpr int kLanes = static_cast<int>(sizeof(S) / sizeof(T));
+      for (; i + kLanes <= m; i += kLanes) {
+        S x;
         std::memcpy(&x, z + i, sizeof(x));
-        const std::uint32_t bits = mask_bits((x < splat<V>(p.alpha)) | (x > splat<V>(p.beta)));
+        const std::uint32_t bits = mask_bits((x < splat<S>(p.alpha)) | (x > splat<S>(p.beta)));
         x = finish(x, p);
         std::memcpy(out + i, &x, sizeof(x));
-        count = append_lanes(list, count, bits, static_cast<std::uint32_t>(i));
+        count = append_lanes<kLanes>(list, count, bits, static_cast<std::uint32_t>(i));
       }
 #endif
       for (; i < m; ++i) {
