@@ -330,6 +330,8 @@ inline void box_muller_f64(U a_lo, U a_hi, U b_lo, U b_hi, D& z0, D& z1) {
 template <class T>
 struct Params {
   T loc, scale, alpha, beta, lambda, mode, lo, hi;
+  // max(-inf, v) and min(+inf, v) are v for every v, NaN included: the group kernels skip them.
+  bool unclamped;
   explicit Params(const DistParams& p)
       : loc(static_cast<T>(p.loc)),
         scale(static_cast<T>(p.scale)),
@@ -338,7 +340,9 @@ struct Params {
         lambda(static_cast<T>(p.lambda)),
         mode(static_cast<T>(p.mode)),
         lo(static_cast<T>(p.clamp_lo)),
-        hi(static_cast<T>(p.clamp_hi)) {}
+        hi(static_cast<T>(p.clamp_hi)),
+        unclamped(lo == -std::numeric_limits<T>::infinity() &&
+                  hi == std::numeric_limits<T>::infinity()) {}
 };
 
 // (v < lo) ? lo : v and (v > hi) ? hi : v, which are exactly maxp(lo, v) and minp(hi, v), NaN
@@ -421,7 +425,11 @@ FASTINIT_GROUP_INLINE void group_values_f32(const KernelArgs& a, const Params<fl
       box_muller_f32(w.w2, w.w3, r[2], r[3]);
     }
   }
-  for (int k = 0; k < 4; ++k) r[k] = finish(r[k], p);
+  if (p.unclamped) {
+    for (int k = 0; k < 4; ++k) r[k] = splat<VF>(p.loc) + splat<VF>(p.scale) * r[k];
+  } else {
+    for (int k = 0; k < 4; ++k) r[k] = finish(r[k], p);
+  }
   interleave4(r[0], r[1], r[2], r[3]);
 }
 
