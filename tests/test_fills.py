@@ -658,3 +658,26 @@ def test_constants_same_bytes_at_every_simd_level(dtype):
                 results[level] = call(np.ones(37, dtype), value)
             for level, got in results.items():
                 assert_same_bytes(got, results["scalar"], None, f"path {k} value {value} {level}")
+
+
+# float32 values on every rounding edge of float16 and bfloat16: ties to even, subnormal
+# ties, the largest finite values and the first that round to infinity.
+_F16_EDGES = [2.0**-25, 3 * 2.0**-25, 2.0**-24, 2.0**-14 - 2.0**-25, 2.0**-14, 1 + 2.0**-11,
+              1 + 3 * 2.0**-11, 65504.0, 65519.0, 65520.0, 1e-9, 1e-30]
+_BF16_EDGES = [1 + 2.0**-8, 1 + 3 * 2.0**-8, 2.0**-126, 2.0**-133, 3 * 2.0**-134,
+               3.3895313892515355e38, 3.3961775292304453e38, 3.4028234663852886e38, 1e-40]
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+@pytest.mark.parametrize("dtype", HALF_DTYPES, ids=["float16", "bfloat16"])
+def test_half_rounding_edges_at_every_simd_level(dtype):
+    """The SIMD levels round half precision in hardware (vcvtps2ph) or with a packed software
+    path; every level must give numpy's round-to-nearest-even of the float32 value."""
+    edges = _F16_EDGES if dtype == np.float16 else _BF16_EDGES
+    for edge in edges:
+        for value in (edge, -edge):
+            want = np.full(100, np.float32(value)).astype(dtype)
+            for level in available_simd_levels():
+                fastinit.set_simd_level(level)
+                got = fastinit.constant_(np.empty(100, dtype), value)
+                assert_same_bytes(got, want, None, f"{value!r} at {level}")
