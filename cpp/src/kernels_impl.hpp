@@ -822,6 +822,12 @@ inline void resolve_pending(const KernelArgs& a, const Params<T>& p, std::uint64
   for (std::size_t k = 0; k < count; ++k) out[list[k]] = last;
 }
 
+// Normal rejection batches the rejected elements of several chunks before retrying them: the
+// retries of one chunk (~93 at +-2 sigma) leave the last passes with a single vector each,
+// whose Philox + Box-Muller chain then runs latency-bound; a batch of ~4096 keeps the vectors
+// of each pass independent. Indices in the lists are relative to the batch start.
+constexpr std::size_t kRetryBatch = 4096;
+
 template <class T, class V, int PerBlock, class Group>
 inline void generate_truncated(const KernelArgs& a, std::uint64_t first, std::size_t n, T* out,
                                Group group) {
@@ -834,41 +840,57 @@ inline void generate_truncated(const KernelArgs& a, std::uint64_t first, std::si
   standard.params.clamp_lo = -std::numeric_limits<double>::infinity();
   standard.params.clamp_hi = std::numeric_limits<double>::infinity();
   const Params<T> p_standard(standard.params);
-  const bool attempt0 = a.params.method == TruncMethod::normal_rejection;
   T z[kTruncChunk];
-  std::uint32_t list[kTruncChunk + W], spare[kTruncChunk + W];
+  constexpr std::size_t kList = kRetryBatch + kTruncChunk + W;
+  std::uint32_t list[kList], spare[kList];
+  if (a.params.method != TruncMethod::normal_rejection) {  // every element starts pending
+    while (n > 0) {
+      const std::size_t m = n < kTruncChunk ? n : kTruncChunk;
+      for (std::size_t i = 0; i < m; ++i) list[i] = static_cast<std::uint32_t>(i);
+      resolve_pending<T, V>(a, p, first, out, list, m, spare);
+      out += m;
+      first += m;
+      n -= m;
+    }
+    return;
+  }
+  // Never flipped (validated in fill.cpp).
+  std::uint64_t batch_first = first;
+  T* batch_out = out;
+  std::size_t count = 0;
   while (n > 0) {
     const std::size_t m = n < kTruncChunk ? n : kTruncChunk;
-    std::size_t count = 0;
-    if (attempt0) {  // never flipped (validated in fill.cpp)
-      generate<T, PerBlock>(standard, p_standard, first, m, z, group);
-      std::size_t i = 0;
+    const auto base = static_cast<std::uint32_t>(first - batch_first);
+    generate<T, PerBlock>(standard, p_standard, first, m, z, group);
+    std::size_t i = 0;
 #if FASTINIT_LANES > 1
-      // One register at a time (H doubles or W floats).
-      using S = std::conditional_t<std::is_same_v<T, double>, HD, VF>;
-      constexpr int kLanes = static_cast<int>(sizeof(S) / sizeof(T));
-      for (; i + kLanes <= m; i += kLanes) {
-        S x;
-        std::memcpy(&x, z + i, sizeof(x));
-        const std::uint32_t bits = mask_bits((x < splat<S>(p.alpha)) | (x > splat<S>(p.beta)));
-        x = finish(x, p);
-        std::memcpy(out + i, &x, sizeof(x));
-        count = append_lanes<kLanes>(list, count, bits, static_cast<std::uint32_t>(i));
-      }
-#endif
-      for (; i < m; ++i) {
-        list[count] = static_cast<std::uint32_t>(i);
-        count += (z[i] < p.alpha) | (z[i] > p.beta);
-        out[i] = finish(z[i], p);
-      }
-    } else {
-      for (std::size_t i = 0; i < m; ++i) list[i] = static_cast<std::uint32_t>(i);
-      count = m;
+    // One register at a time (H doubles or W floats).
+    using S = std::conditional_t<std::is_same_v<T, double>, HD, VF>;
+    constexpr int kLanes = static_cast<int>(sizeof(S) / sizeof(T));
+    for (; i + kLanes <= m; i += kLanes) {
+      S x;
+      std::memcpy(&x, z + i, sizeof(x));
+      const std::uint32_t bits = mask_bits((x < splat<S>(p.alpha)) | (x > splat<S>(p.beta)));
+      x = finish(x, p);
+      std::memcpy(out + i, &x, sizeof(x));
+      count = append_lanes<kLanes>(list, count, bits, base + static_cast<std::uint32_t>(i));
     }
-    resolve_pending<T, V>(a, p, first, out, list, count, spare);
+#endif
+    for (; i < m; ++i) {
+      list[count] = base + static_cast<std::uint32_t>(i);
+      count += (z[i] < p.alpha) | (z[i] > p.beta);
+      out[i] = finish(z[i], p);
+    }
     out += m;
     first += m;
     n -= m;
+    // (The span bound keeps batch-relative indices within 32 bits for any n.)
+    if (count >= kRetryBatch || n == 0 || first - batch_first >= (std::uint64_t{1} << 31)) {
+      resolve_pending<T, V>(a, p, batch_first, batch_out, list, count, spare);
+      batch_first = first;
+      batch_out = out;
+      count = 0;
+    }
   }
 }
 
