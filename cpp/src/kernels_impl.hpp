@@ -140,28 +140,9 @@ inline VF vsqrt(VF x) {
 #endif
 }
 
-inline VD vsqrt(VD x) {
-#if FASTINIT_LANES == 16 && defined(__AVX512F__)
-  __m512d h[2];
-  std::memcpy(h, &x, sizeof(x));
-  h[0] = _mm512_sqrt_pd(h[0]);
-  h[1] = _mm512_sqrt_pd(h[1]);
-  std::memcpy(&x, h, sizeof(x));
-  return x;
-#elif FASTINIT_LANES == 8 && defined(__AVX__)
-  __m256d h[2];
-  std::memcpy(h, &x, sizeof(x));
-  h[0] = _mm256_sqrt_pd(h[0]);
-  h[1] = _mm256_sqrt_pd(h[1]);
-  std::memcpy(&x, h, sizeof(x));
-  return x;
-#elif FASTINIT_LANES > 1
-  for (int l = 0; l < W; ++l) x[l] = __builtin_sqrt(x[l]);
-  return x;
-#else
-  return scalar_sqrt(x);
+#if FASTINIT_LANES == 1  // the vector targets take the square root of one register (HD)
+inline VD vsqrt(VD x) { return scalar_sqrt(x); }
 #endif
-}
 
 #if FASTINIT_LANES == 16 && defined(__AVX512F__)
 inline HD vsqrt(HD x) { return reinterpret_cast<HD>(_mm512_sqrt_pd(reinterpret_cast<__m512d>(x))); }
@@ -345,52 +326,12 @@ struct Params {
                   hi == std::numeric_limits<T>::infinity()) {}
 };
 
-// (v < lo) ? lo : v and (v > hi) ? hi : v, which are exactly maxp(lo, v) and minp(hi, v), NaN
-// and signed zeros included. GCC scalarises ?: on float64 vectors wider than one register
-// (the 16-lane target's VD), so those take the instructions half by half.
+// (v < lo) ? lo : v and (v > hi) ? hi : v: compiled to maxp(lo, v) and minp(hi, v), which are
+// the same for NaN and signed zeros.
 template <class V>
 inline V at_least(V v, V lo) { return (v < lo) ? lo : v; }
 template <class V>
 inline V at_most(V v, V hi) { return (v > hi) ? hi : v; }
-#if FASTINIT_LANES == 16 && defined(__AVX512F__)
-inline VD at_least(VD v, VD lo) {
-  __m512d a[2], b[2];
-  std::memcpy(a, &v, sizeof(v));
-  std::memcpy(b, &lo, sizeof(lo));
-  a[0] = _mm512_max_pd(b[0], a[0]);
-  a[1] = _mm512_max_pd(b[1], a[1]);
-  std::memcpy(&v, a, sizeof(v));
-  return v;
-}
-inline VD at_most(VD v, VD hi) {
-  __m512d a[2], b[2];
-  std::memcpy(a, &v, sizeof(v));
-  std::memcpy(b, &hi, sizeof(hi));
-  a[0] = _mm512_min_pd(b[0], a[0]);
-  a[1] = _mm512_min_pd(b[1], a[1]);
-  std::memcpy(&v, a, sizeof(v));
-  return v;
-}
-#elif FASTINIT_LANES == 8 && defined(__AVX__)
-inline VD at_least(VD v, VD lo) {
-  __m256d a[2], b[2];
-  std::memcpy(a, &v, sizeof(v));
-  std::memcpy(b, &lo, sizeof(lo));
-  a[0] = _mm256_max_pd(b[0], a[0]);
-  a[1] = _mm256_max_pd(b[1], a[1]);
-  std::memcpy(&v, a, sizeof(v));
-  return v;
-}
-inline VD at_most(VD v, VD hi) {
-  __m256d a[2], b[2];
-  std::memcpy(a, &v, sizeof(v));
-  std::memcpy(b, &hi, sizeof(hi));
-  a[0] = _mm256_min_pd(b[0], a[0]);
-  a[1] = _mm256_min_pd(b[1], a[1]);
-  std::memcpy(&v, a, sizeof(v));
-  return v;
-}
-#endif
 
 template <class V, class T>
 inline V clamp(V v, const Params<T>& p) {
