@@ -313,6 +313,8 @@ struct Params {
   T loc, scale, alpha, beta, lambda, mode, lo, hi;
   // max(-inf, v) and min(+inf, v) are v for every v, NaN included: the group kernels skip them.
   bool unclamped;
+  // scale * 2^-24 when that product is exact (a normal number or zero, scale >= 0), else -1.
+  T scale_ulp24;
   explicit Params(const DistParams& p)
       : loc(static_cast<T>(p.loc)),
         scale(static_cast<T>(p.scale)),
@@ -323,7 +325,15 @@ struct Params {
         lo(static_cast<T>(p.clamp_lo)),
         hi(static_cast<T>(p.clamp_hi)),
         unclamped(lo == -std::numeric_limits<T>::infinity() &&
-                  hi == std::numeric_limits<T>::infinity()) {}
+                  hi == std::numeric_limits<T>::infinity()),
+        scale_ulp24(exact_ulp24(scale)) {}
+
+  static T exact_ulp24(T s) {
+    const T scaled = s * static_cast<T>(0x1p-24);
+    const bool exact = s == 0 || (s > 0 && scaled >= std::numeric_limits<T>::min() &&
+                                  scaled * static_cast<T>(0x1p24) == s);
+    return exact ? scaled : static_cast<T>(-1);
+  }
 };
 
 // (v < lo) ? lo : v and (v > hi) ? hi : v: compiled to maxp(lo, v) and minp(hi, v), which are
@@ -356,6 +366,20 @@ FASTINIT_GROUP_INLINE void group_values_f32(const KernelArgs& a, const Params<fl
   }
   {
     const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.round_keys);
+    if (kind == Dist::uniform && p.scale_ulp24 >= 0) {
+      // loc + scale * (k * 2^-24) == loc + (scale * 2^-24) * k: both products are the exact
+      // real product rounded once, since k * 2^-24 and scale * 2^-24 are exact.
+      const VF s = splat<VF>(p.scale_ulp24);
+      r[0] = splat<VF>(p.loc) + s * convert<VF>(bitcast<VI>(w.w0 >> 8));
+      r[1] = splat<VF>(p.loc) + s * convert<VF>(bitcast<VI>(w.w1 >> 8));
+      r[2] = splat<VF>(p.loc) + s * convert<VF>(bitcast<VI>(w.w2 >> 8));
+      r[3] = splat<VF>(p.loc) + s * convert<VF>(bitcast<VI>(w.w3 >> 8));
+      if (!p.unclamped) {
+        for (int k = 0; k < 4; ++k) r[k] = clamp(r[k], p);
+      }
+      interleave4(r[0], r[1], r[2], r[3]);
+      return;
+    }
     if (kind == Dist::uniform) {
       r[0] = u01_f32(w.w0);
       r[1] = u01_f32(w.w1);
