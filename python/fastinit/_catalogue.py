@@ -274,7 +274,9 @@ def dirac_(arr, groups=1, *, global_shape=None, offset=None):
     check_target(arr)
     if arr.ndim not in (3, 4, 5):
         raise ValueError(f"dirac_ needs a 3, 4 or 5-D array (out, in, *kernel), got shape {arr.shape}")
-    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups < 1:
+    if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)):
+        raise TypeError(f"groups must be a positive int, got {type(groups).__name__} {groups!r}")
+    if groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
     gshape, goff = _shard(arr, global_shape, offset)
     if gshape[0] % groups != 0:
