@@ -74,6 +74,14 @@ typedef double HD __attribute__((vector_size(8 * H)));
 typedef std::uint64_t HU64 __attribute__((vector_size(8 * H)));
 typedef std::int64_t HI64 __attribute__((vector_size(8 * H)));
 
+struct F64Reg {  // the float64 register and its companions: two halves per block group
+  using D = HD;
+  using U = HU;
+  using U64 = HU64;
+  using I64 = HI64;
+  static constexpr int kHalves = 2;
+};
+
 // Lanes [h * H, (h + 1) * H) of x.
 template <class Half, class Whole>
 inline Half half_of(const Whole& x, int h) {
@@ -81,6 +89,14 @@ inline Half half_of(const Whole& x, int h) {
   std::memcpy(&r, reinterpret_cast<const char*>(&x) + h * sizeof(Half), sizeof(Half));
   return r;
 }
+#else
+struct F64Reg {  // the scalar reference: one double, one block at a time
+  using D = VD;
+  using U = VU;
+  using U64 = VU64;
+  using I64 = VI64;
+  static constexpr int kHalves = 1;
+};
 #endif
 
 inline VU lane_iota() {
@@ -500,19 +516,11 @@ FASTINIT_GROUP_INLINE void group_half(const KernelArgs& a, const Params<float>& 
 // float64 compute: block b gives elements 2b and 2b+1; a group is 2W elements.
 FASTINIT_GROUP_INLINE void group_f64(const KernelArgs& a, const Params<double>& p,
                                      std::uint64_t block, double* out) {
-#if FASTINIT_LANES > 1
-  using D = HD;
-  using U = HU;
-  using U64 = HU64;
-  using I64 = HI64;
-  constexpr int kHalves = 2;
-#else
-  using D = VD;
-  using U = VU;
-  using U64 = VU64;
-  using I64 = VI64;
-  constexpr int kHalves = 1;
-#endif
+  using D = F64Reg::D;
+  using U = F64Reg::U;
+  using U64 = F64Reg::U64;
+  using I64 = F64Reg::I64;
+  constexpr int kHalves = F64Reg::kHalves;
   constexpr int kHalfLanes = W / kHalves;
   const Dist kind = a.params.kind;
   if (kind == Dist::constant) {
@@ -538,6 +546,28 @@ FASTINIT_GROUP_INLINE void group_f64(const KernelArgs& a, const Params<double>& 
     store_interleave2(out + 2 * kHalfLanes * h, finish(v0, p), finish(v1, p));
   }
 }
+
+// The group kernels as function objects: a direct call inside operator() can always be
+// inlined, where a call through a function pointer cannot at -O1 (the sanitizer build).
+struct GroupF32 {
+  void operator()(const KernelArgs& a, const Params<float>& p, std::uint64_t block,
+                  float* out) const {
+    group_f32(a, p, block, out);
+  }
+};
+struct GroupF64 {
+  void operator()(const KernelArgs& a, const Params<double>& p, std::uint64_t block,
+                  double* out) const {
+    group_f64(a, p, block, out);
+  }
+};
+template <class Rounding>
+struct GroupHalf {
+  void operator()(const KernelArgs& a, const Params<float>& p, std::uint64_t block,
+                  std::uint16_t* out) const {
+    group_half<Rounding>(a, p, block, out);
+  }
+};
 
 template <class T, int PerBlock, class Group, class P>
 inline void generate(const KernelArgs& a, const P& p, std::uint64_t first, std::size_t n,
@@ -861,20 +891,20 @@ inline void generate_truncated(const KernelArgs& a, std::uint64_t first, std::si
 
 void generate_f32(const KernelArgs& a, std::uint64_t first, std::size_t n, float* out) {
   if (a.params.kind == Dist::truncated_normal) {
-    generate_truncated<float, VF, 4>(a, first, n, out, group_f32);
+    generate_truncated<float, VF, 4>(a, first, n, out, GroupF32{});
     return;
   }
   const Params<float> p(a.params);
-  generate<float, 4>(a, p, first, n, out, group_f32);
+  generate<float, 4>(a, p, first, n, out, GroupF32{});
 }
 
 void generate_f64(const KernelArgs& a, std::uint64_t first, std::size_t n, double* out) {
   if (a.params.kind == Dist::truncated_normal) {
-    generate_truncated<double, VD, 2>(a, first, n, out, group_f64);
+    generate_truncated<double, VD, 2>(a, first, n, out, GroupF64{});
     return;
   }
   const Params<double> p(a.params);
-  generate<double, 2>(a, p, first, n, out, group_f64);
+  generate<double, 2>(a, p, first, n, out, GroupF64{});
 }
 
 // Whole blocks only: word 4*(first_block + b) + k of the stream goes to out[4*b + k].
@@ -901,7 +931,7 @@ void generate_half(const KernelArgs& a, std::uint64_t first, std::size_t n, std:
     float stage[kStage];
     while (n > 0) {
       const std::size_t m = n < kStage ? n : kStage;
-      generate_truncated<float, VF, 4>(a, first, m, stage, group_f32);
+      generate_truncated<float, VF, 4>(a, first, m, stage, GroupF32{});
       std::size_t i = 0;
       for (; i + W <= m; i += W) {
         VF x;
@@ -924,7 +954,7 @@ void generate_half(const KernelArgs& a, std::uint64_t first, std::size_t n, std:
     return;
   }
   const Params<float> p(a.params);
-  generate<std::uint16_t, 4>(a, p, first, n, out, group_half<Rounding>);
+  generate<std::uint16_t, 4>(a, p, first, n, out, GroupHalf<Rounding>{});
 }
 
 }  // namespace
