@@ -15,18 +15,19 @@ namespace {
 SimdLevel detect() {
 #if defined(FASTINIT_HAVE_X86_TARGETS)
   __builtin_cpu_init();
-  // GCC's and Clang's cpu model also checks that the OS saves the wider registers (XGETBV).
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
-    return SimdLevel::avx512;
-  }
   // F16C (CPUID.1:ECX bit 29) converts float16 in the AVX2 kernels; every AVX2 CPU has it, but
   // a hypervisor may mask it. (cpuid.h: __builtin_cpu_supports("f16c") is GCC-only.)
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & (1u << 29)) != 0;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
-    return SimdLevel::avx2;
+  // The AVX-512 level requires the AVX2 level too, so that every level up to the detected one
+  // can be forced (FASTINIT_SIMD, set_simd_level). GCC's and Clang's cpu model also checks
+  // that the OS saves the wider registers (XGETBV).
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+  if (avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) {
+    return SimdLevel::avx512;
   }
+  if (avx2) return SimdLevel::avx2;
 #endif
   return SimdLevel::scalar;
 }
