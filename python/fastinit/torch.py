@@ -324,6 +324,21 @@ def _fill(tensor, arr, code, plan, generator, shard=_NO_SHARD):
     return tensor
 
 
+def _fill_or_delegate(name, ours, tensor, args, generator, plan_for):
+    """fastinit fills ``tensor`` when it can (``plan_for(dtype_code)`` gives the _core.fill plan
+    or raises _Unsupported); otherwise PyTorch's own ``name`` runs, with the reason if any."""
+    tgt = _target(tensor)
+    if tgt is not None:
+        try:
+            plan = plan_for(tgt[1])
+        except _Unsupported as why:
+            return _delegate(name, ours, tensor, args, generator, why)
+        done = _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
+        if done is not None:
+            return done
+    return _delegate(name, ours, tensor, args, generator)
+
+
 # ---- fans ---------------------------------------------------------------------------------------
 def _fan_in_and_fan_out(shape):
     """torch's layout (out, in, *kernel)."""
@@ -389,16 +404,8 @@ def uniform_(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """U[a, b) in place, from fastinit's stream (``torch.nn.init.uniform_``'s drop-in)."""
-    tgt = _target(tensor)
-    if tgt is not None:
-        try:
-            plan = _uniform_plan(a, b, tgt[1])
-        except _Unsupported as why:
-            return _delegate("uniform_", uniform_, tensor, (a, b), generator, why)
-        done = _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
-        if done is not None:
-            return done
-    return _delegate("uniform_", uniform_, tensor, (a, b), generator)
+    return _fill_or_delegate("uniform_", uniform_, tensor, (a, b), generator,
+                             lambda code: _uniform_plan(a, b, code))
 
 
 def normal_(
@@ -408,16 +415,8 @@ def normal_(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """N(mean, std**2) in place, from fastinit's stream (``torch.nn.init.normal_``'s drop-in)."""
-    tgt = _target(tensor)
-    if tgt is not None:
-        try:
-            plan = _normal_plan(mean, std)
-        except _Unsupported as why:
-            return _delegate("normal_", normal_, tensor, (mean, std), generator, why)
-        done = _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
-        if done is not None:
-            return done
-    return _delegate("normal_", normal_, tensor, (mean, std), generator)
+    return _fill_or_delegate("normal_", normal_, tensor, (mean, std), generator,
+                             lambda code: _normal_plan(mean, std))
 
 
 def trunc_normal_(
@@ -465,16 +464,8 @@ def xavier_uniform_(
     fan_in, fan_out = _fan_in_and_fan_out(tensor.shape)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
     bound = math.sqrt(3.0) * std
-    tgt = _target(tensor)
-    if tgt is not None:
-        try:
-            plan = _uniform_plan(-bound, bound, tgt[1])
-        except _Unsupported as why:
-            return _delegate("xavier_uniform_", xavier_uniform_, tensor, (gain,), generator, why)
-        done = _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
-        if done is not None:
-            return done
-    return _delegate("xavier_uniform_", xavier_uniform_, tensor, (gain,), generator)
+    return _fill_or_delegate("xavier_uniform_", xavier_uniform_, tensor, (gain,), generator,
+                             lambda code: _uniform_plan(-bound, bound, code))
 
 
 def xavier_normal_(
@@ -487,16 +478,8 @@ def xavier_normal_(
         return _delegate("xavier_normal_", xavier_normal_, tensor, (gain,), generator)
     fan_in, fan_out = _fan_in_and_fan_out(tensor.shape)
     std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
-    tgt = _target(tensor)
-    if tgt is not None:
-        try:
-            plan = _normal_plan(0.0, std)
-        except _Unsupported as why:
-            return _delegate("xavier_normal_", xavier_normal_, tensor, (gain,), generator, why)
-        done = _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
-        if done is not None:
-            return done
-    return _delegate("xavier_normal_", xavier_normal_, tensor, (gain,), generator)
+    return _fill_or_delegate("xavier_normal_", xavier_normal_, tensor, (gain,), generator,
+                             lambda code: _normal_plan(0.0, std))
 
 
 def kaiming_uniform_(
@@ -517,16 +500,8 @@ def kaiming_uniform_(
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
     bound = math.sqrt(3.0) * std
-    tgt = _target(tensor)
-    if tgt is not None:
-        try:
-            plan = _uniform_plan(-bound, bound, tgt[1])
-        except _Unsupported as why:
-            return _delegate("kaiming_uniform_", kaiming_uniform_, tensor, args, generator, why)
-        done = _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
-        if done is not None:
-            return done
-    return _delegate("kaiming_uniform_", kaiming_uniform_, tensor, args, generator)
+    return _fill_or_delegate("kaiming_uniform_", kaiming_uniform_, tensor, args, generator,
+                             lambda code: _uniform_plan(-bound, bound, code))
 
 
 def kaiming_normal_(
@@ -546,16 +521,8 @@ def kaiming_normal_(
     fan = _correct_fan(tensor.shape, mode)
     gain = calculate_gain(nonlinearity, a)
     std = gain / math.sqrt(fan)
-    tgt = _target(tensor)
-    if tgt is not None:
-        try:
-            plan = _normal_plan(0.0, std)
-        except _Unsupported as why:
-            return _delegate("kaiming_normal_", kaiming_normal_, tensor, args, generator, why)
-        done = _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
-        if done is not None:
-            return done
-    return _delegate("kaiming_normal_", kaiming_normal_, tensor, args, generator)
+    return _fill_or_delegate("kaiming_normal_", kaiming_normal_, tensor, args, generator,
+                             lambda code: _normal_plan(0.0, std))
 
 
 def _write_via_float32(tensor, arr, code, fill):
