@@ -30,6 +30,8 @@ DISTS = {
     "uniform": (fastinit.uniform_, (-1.0, 3.0)),
     "normal": (fastinit.normal_, (0.5, 2.0)),
     "trunc_normal": (fastinit.trunc_normal_, ()),                          # normal rejection
+    # 19 % rejected: the retry batches (kernels_impl.hpp, kRetryBatch) flush inside a task
+    "trunc_many_rejections": (fastinit.trunc_normal_, (0.0, 1.0, -1.3, 1.3)),
     "trunc_tail": (fastinit.trunc_normal_, (0.0, 1.0, 2.5, math.inf)),     # exponential
     "trunc_lower_tail": (fastinit.trunc_normal_, (0.0, 1.0, -math.inf, -2.5)),  # mirrored
     "trunc_narrow": (fastinit.trunc_normal_, (0.0, 1.0, -0.2, 0.1)),       # uniform proposal
