@@ -683,3 +683,35 @@ def test_half_rounding_edges_at_every_simd_level(dtype):
                 fastinit.set_simd_level(level)
                 got = fastinit.constant_(np.empty(100, dtype), value)
                 assert_same_bytes(got, want, None, f"{value!r} at {level}")
+
+
+def _libm_fesetround():
+    import ctypes
+    import ctypes.util
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64") or not ctypes.util.find_library("m"):
+        pytest.skip("x86 rounding-mode constants and libm's fesetround needed")
+    libm = ctypes.CDLL(ctypes.util.find_library("m"))
+    return libm.fesetround, libm.fegetround
+
+
+def test_float16_same_bytes_at_every_level_under_a_non_default_rounding_mode():
+    """vcvtps2ph rounds to nearest even whatever MXCSR says; the reference's float16
+    subnormal rounding is integer-only, so a caller's rounding mode cannot split the levels.
+    (A fill below 32 Ki elements runs on the calling thread, in its rounding mode.)"""
+    fesetround, fegetround = _libm_fesetround()
+    fe_upward, fe_downward = 0x800, 0x400  # x86 <fenv.h>
+    saved = fegetround()
+    try:
+        for mode in (fe_upward, fe_downward):
+            assert fesetround(mode) == 0
+            results = {}
+            for level in available_simd_levels():
+                fastinit.set_simd_level(level)
+                results[level] = fastinit.uniform_(np.empty(4096, np.float16), 0.0, 2.0**-15,
+                                                   seed=3)
+            for level, got in results.items():
+                assert_same_bytes(got, results["scalar"], 3, f"rounding mode {mode:#x} {level}")
+    finally:
+        fesetround(saved)

@@ -202,9 +202,19 @@ inline U f32_to_f16_bits(F x) {
   const U bits = bitcast<U>(x);
   const U sign = bits & 0x80000000u;
   const U mag = bits ^ sign;
-  // Subnormal/zero results: adding 0.5f aligns the value to the float16 subnormal grid.
-  const U denorm_magic = splat<U>(((127u - 15u) + (23u - 10u) + 1u) << 23);
-  const U sub = bitcast<U>(bitcast<F>(mag) + bitcast<F>(denorm_magic)) - denorm_magic;
+  // Subnormal/zero results (|x| < 2^-14): the float16 code is |x| / 2^-24 rounded to nearest
+  // even, in integers (a float add would follow the caller's rounding mode, where vcvtps2ph's
+  // immediate does not). |x| = m * 2^(e - 150) with m the significand and its hidden bit, so
+  // the code is m >> (126 - e) rounded; shifts above 31 (e < 95) give 0 anyway. A code of
+  // 0x400 is the smallest normal, which is what rounding up into it must give.
+  const U e = mag >> 23;
+  const U m = (mag & 0x7fffffu) | ((e != 0u) ? splat<U>(0x800000u) : splat<U>(0u));
+  U shift = splat<U>(126u) - ((e < 95u) ? splat<U>(95u) : ((e > 112u) ? splat<U>(112u) : e));
+  const U kept = m >> shift;
+  const U rest = m & ((splat<U>(1u) << shift) - 1u);
+  const U half = splat<U>(1u) << (shift - 1u);
+  const U sub = kept + ((rest > half) | ((rest == half) & ((kept & 1u) != 0u)) ? splat<U>(1u)
+                                                                              : splat<U>(0u));
   const U mant_odd = (mag >> 13) & 1u;
   const U norm = (mag + (((15u - 127u) << 23) + 0xfffu) + mant_odd) >> 13;
   const U inf_nan = (mag > 0x7f800000u) ? splat<U>(0x7e00u) : splat<U>(0x7c00u);

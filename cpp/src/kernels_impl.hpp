@@ -459,7 +459,8 @@ struct RoundF16 {
 };
 
 // bfloat16: round to nearest even in the upper 16 bits, then keep the upper halves of two
-// vectors with one pack (the NaN case of f32_to_bf16_bits cannot arise here).
+// vectors with one pack. No NaN handling (rounded_high would carry a NaN's payload into the
+// sign): callers must have ruled NaN out, as group_half does with any_nan.
 struct RoundBF16 {
   static VU16 exact(VF x) { return convert<VU16>(f32_to_bf16_bits<VF, VU>(x)); }
   static VU rounded_high(VF x) {
@@ -496,8 +497,8 @@ struct RoundBF16 {
 
 // float16 / bfloat16 output: the float32 group rounded in registers (no float32 pass
 // through memory). Rounding::four takes the hardware or packed path, exact for every non-NaN
-// input; a group holding a NaN (only from an overflowing uniform_ or a NaN constant) takes the
-// reference conversion, whose canonical NaN the hardware would not produce.
+// input; a group holding a NaN (a NaN constant, or a normal_ whose mean/std overflow float32)
+// takes the reference conversion, whose canonical NaN the hardware would not produce.
 template <class Rounding>
 FASTINIT_GROUP_INLINE void group_half(const KernelArgs& a, const Params<float>& p,
                                       std::uint64_t block, std::uint16_t* out) {
@@ -879,8 +880,9 @@ inline void generate_truncated(const KernelArgs& a, std::uint64_t first, std::si
     out += m;
     first += m;
     n -= m;
-    // (The span bound keeps batch-relative indices within 32 bits for any n.)
-    if (count >= kRetryBatch || n == 0 || first - batch_first >= (std::uint64_t{1} << 31)) {
+    // (The span bound keeps batch-relative indices below 2^31 for any n: the AVX-512
+    // scatter sign-extends its 32-bit indices.)
+    if (count >= kRetryBatch || n == 0 || first - batch_first >= (std::uint64_t{1} << 30)) {
       resolve_pending<T, V>(a, p, batch_first, batch_out, list, count, spare);
       batch_first = first;
       batch_out = out;
