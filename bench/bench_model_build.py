@@ -8,6 +8,7 @@ one process, side by side, with the same thread count for torch and fastinit, an
 pages and initialisation), which is what a user waits for.
 
     python bench/bench_model_build.py                     # the full 1.31 B model (~5.2 GB RAM)
+    THP_MEM_ALLOC_ENABLE=1 python bench/bench_model_build.py   # PyTorch's huge pages (Linux)
     python bench/bench_model_build.py --layers 2 --d 256  # a quick smoke
     python bench/bench_model_build.py --ks --reinit       # + per-parameter KS test, patched vs
                                                           #   plain, and init alone (no page faults)
@@ -23,6 +24,7 @@ import argparse
 import contextlib
 import gc
 import math
+import os
 import sys
 import time
 import timeit
@@ -166,6 +168,9 @@ def main(argv=None) -> int:
     print(f"GPT-style model: {args.layers} layers, d={args.d}, vocab={args.vocab}: "
           f"{n / 1e9:.3f} B parameters ({4 * n / 1e9:.1f} GB float32); torch {torch.__version__}, "
           f"fastinit {fastinit.__version__} ({fastinit.simd_level()}), {args.threads} threads")
+    if sys.platform.startswith("linux") and os.environ.get("THP_MEM_ALLOC_ENABLE") != "1":
+        print("  (THP_MEM_ALLOC_ENABLE is not 1: PyTorch allocates 4 KiB pages, whose first touch "
+              "dominates a fast build; docs/frameworks.md)")
 
     best = {}
     samples = {}
