@@ -3,20 +3,13 @@
 Run: ``python bench/bench_shards.py [--size 8192]``; also a tiny pytest smoke."""
 
 import argparse
-import time
 
 import numpy as np
 
 import fastinit
+from fastinit._bench import best_time
 
 
-def _best(fn, repeat=5):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def measure(size=8192, repeat=5):
@@ -28,8 +21,8 @@ def measure(size=8192, repeat=5):
     times = {}
     for name, (shape, offset) in cases.items():
         a = np.zeros(shape, np.float32)
-        times[name] = _best(lambda: fastinit.normal_(a, std=0.02, seed=1, global_shape=g,
-                                                     offset=offset), repeat)
+        times[name] = best_time(lambda: fastinit.normal_(a, std=0.02, seed=1, global_shape=g,
+                                                         offset=offset), repeat)
     return times
 
 

@@ -6,21 +6,14 @@ except in the tiny pytest smoke, which only checks that it runs.
 """
 
 import argparse
-import time
 import timeit
 
 import numpy as np
 
 import fastinit
+from fastinit._bench import best_time
 
 
-def _best(fn, repeat):
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def measure(n, repeat=5, threads=None):
@@ -54,13 +47,13 @@ def measure(n, repeat=5, threads=None):
     r.update(dict.fromkeys(ops, float("inf")))
     for _ in range(repeat):
         for name, fn in ops.items():
-            r[name] = min(r[name], _best(fn, 1))
+            r[name] = min(r[name], best_time(fn, 1))
     del f64
     fastinit.set_num_threads(1)
-    r["normal_1thread"] = _best(lambda: fastinit.normal_(buf, 0.0, 0.02, seed=1), repeat)
+    r["normal_1thread"] = best_time(lambda: fastinit.normal_(buf, 0.0, 0.02, seed=1), repeat)
     fastinit.set_num_threads(t)
     rng = np.random.default_rng(1)
-    r["numpy_normal"] = _best(lambda: rng.standard_normal(out=buf, dtype=np.float32), 1)
+    r["numpy_normal"] = best_time(lambda: rng.standard_normal(out=buf, dtype=np.float32), 1)
     small = np.empty(1000, np.float32)
     k = 20000
     r["small_call_us"] = min(timeit.repeat(lambda: fastinit.uniform_(small, 0.0, 1.0, seed=1),
@@ -72,8 +65,8 @@ def measure(n, repeat=5, threads=None):
 
         torch.set_num_threads(t)
         tb = torch.from_numpy(buf)
-        r["torch_normal"] = _best(lambda: torch.nn.init.normal_(tb, 0.0, 0.02), 1)
-        r["torch_trunc_normal"] = _best(
+        r["torch_normal"] = best_time(lambda: torch.nn.init.normal_(tb, 0.0, 0.02), 1)
+        r["torch_trunc_normal"] = best_time(
             lambda: torch.nn.init.trunc_normal_(tb, 0.0, 0.02, -0.04, 0.04), 1)
     except ImportError:
         pass

@@ -37,7 +37,9 @@ def add_parser(sub):
     return p
 
 
-def _best(fn, repeat, budget=math.inf):
+def best_time(fn, repeat, budget=math.inf):
+    """Best wall time of ``repeat`` calls of ``fn`` (at least one); stops early once a call
+    takes longer than ``budget`` seconds. The bench/ scripts time with it too."""
     best = math.inf
     for _ in range(max(1, repeat)):
         t0 = time.perf_counter()
@@ -131,9 +133,9 @@ def run(args) -> int:
     fi.zeros_(buf)
     rows = []  # (operation, implementation, seconds)
     progress.step("bandwidth reference")
-    t_const = _best(lambda: fi.constant_(buf, 0.5), args.repeat)
+    t_const = best_time(lambda: fi.constant_(buf, 0.5), args.repeat)
     rows.append(("constant (bandwidth reference)", f"fastinit.constant_, {fi.get_num_threads()} threads", t_const))
-    t_np_fill = _best(lambda: buf.fill(0.5), args.repeat)
+    t_np_fill = best_time(lambda: buf.fill(0.5), args.repeat)
     rows.append(("constant (bandwidth reference)", "ndarray.fill, 1 thread", t_np_fill))
     tbuf = None
     if torch is not None:
@@ -141,7 +143,7 @@ def run(args) -> int:
             tbuf = torch.from_numpy(buf.view(np.uint16)).view(torch.bfloat16)
         else:
             tbuf = torch.from_numpy(buf)
-        t_torch_fill = _best(lambda: tbuf.fill_(0.5), args.repeat)
+        t_torch_fill = best_time(lambda: tbuf.fill_(0.5), args.repeat)
         rows.append(("constant (bandwidth reference)",
                      f"torch fill_, {torch.get_num_threads()} threads", t_torch_fill))
     results = {}
@@ -149,18 +151,18 @@ def run(args) -> int:
     for op in ops:
         progress.step(f"{op}: fastinit")
         fn = _fastinit_op(op)
-        t = _best(lambda: fn(buf), args.repeat)
+        t = best_time(lambda: fn(buf), args.repeat)
         results[op] = t
         rows.append((op, "fastinit", t))
         if numpy_ok:
             label, np_fn = _numpy_op(op, rng)
             progress.step(f"{op}: numpy")
             if np_fn is not None:
-                rows.append((op, f"numpy {label}", _best(lambda: np_fn(buf), args.repeat, args.peer_budget)))
+                rows.append((op, f"numpy {label}", best_time(lambda: np_fn(buf), args.repeat, args.peer_budget)))
         if tbuf is not None:
             label, t_fn = _torch_op(op, torch)
             progress.step(f"{op}: torch")
-            rows.append((op, f"torch {label}", _best(lambda: t_fn(tbuf), args.repeat, args.peer_budget)))
+            rows.append((op, f"torch {label}", best_time(lambda: t_fn(tbuf), args.repeat, args.peer_budget)))
     progress.close()
 
     print(f"fastinit {fi.__version__} bench: {n:.3g} {dtype.name} elements "
