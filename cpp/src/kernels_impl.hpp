@@ -380,23 +380,18 @@ FASTINIT_GROUP_INLINE void group_values_f32(const KernelArgs& a, const Params<fl
     r[0] = r[1] = r[2] = r[3] = clamp(splat<VF>(p.loc), p);
     return;
   }
+  float scale = p.scale;
   {
     const Words w = philox_lanes(block, a.stream_lo, a.stream_hi, a.round_keys);
     if (kind == Dist::uniform && p.scale_ulp24 >= 0) {
       // loc + scale * (k * 2^-24) == loc + (scale * 2^-24) * k: both products are the exact
       // real product rounded once, since k * 2^-24 and scale * 2^-24 are exact.
-      const VF s = splat<VF>(p.scale_ulp24);
-      r[0] = splat<VF>(p.loc) + s * convert<VF>(bitcast<VI>(w.w0 >> 8));
-      r[1] = splat<VF>(p.loc) + s * convert<VF>(bitcast<VI>(w.w1 >> 8));
-      r[2] = splat<VF>(p.loc) + s * convert<VF>(bitcast<VI>(w.w2 >> 8));
-      r[3] = splat<VF>(p.loc) + s * convert<VF>(bitcast<VI>(w.w3 >> 8));
-      if (!p.unclamped) {
-        for (int k = 0; k < 4; ++k) r[k] = clamp(r[k], p);
-      }
-      interleave4(r[0], r[1], r[2], r[3]);
-      return;
-    }
-    if (kind == Dist::uniform) {
+      r[0] = convert<VF>(bitcast<VI>(w.w0 >> 8));
+      r[1] = convert<VF>(bitcast<VI>(w.w1 >> 8));
+      r[2] = convert<VF>(bitcast<VI>(w.w2 >> 8));
+      r[3] = convert<VF>(bitcast<VI>(w.w3 >> 8));
+      scale = p.scale_ulp24;
+    } else if (kind == Dist::uniform) {
       r[0] = u01_f32(w.w0);
       r[1] = u01_f32(w.w1);
       r[2] = u01_f32(w.w2);
@@ -406,10 +401,10 @@ FASTINIT_GROUP_INLINE void group_values_f32(const KernelArgs& a, const Params<fl
       box_muller_f32(w.w2, w.w3, r[2], r[3]);
     }
   }
-  if (p.unclamped) {
-    for (int k = 0; k < 4; ++k) r[k] = splat<VF>(p.loc) + splat<VF>(p.scale) * r[k];
-  } else {
-    for (int k = 0; k < 4; ++k) r[k] = finish(r[k], p);
+  // finish(), with the scale chosen above and the clamp skipped when it cannot act.
+  for (int k = 0; k < 4; ++k) r[k] = splat<VF>(p.loc) + splat<VF>(scale) * r[k];
+  if (!p.unclamped) {
+    for (int k = 0; k < 4; ++k) r[k] = clamp(r[k], p);
   }
   interleave4(r[0], r[1], r[2], r[3]);
 }
