@@ -62,7 +62,6 @@ using VI64 = std::int64_t;
 #endif
 
 using MaskF = decltype(VF{} < VF{});
-using MaskD = decltype(VD{} < VD{});
 
 // float64 math runs on one register of doubles: the W lanes of a block group in two halves
 // of H. (GCC lowers ?:, comparisons and broadcasts on two-register vector types element by
@@ -619,24 +618,12 @@ inline std::uint32_t mask_bits(const MaskF& m) {
 inline std::uint32_t mask_bits(const decltype(HD{} < HD{})& m) {
   return _mm512_movepi64_mask(reinterpret_cast<__m512i>(m));
 }
-inline std::uint32_t mask_bits(const MaskD& m) {
-  __m512i h[2];
-  std::memcpy(h, &m, sizeof(m));
-  return static_cast<std::uint32_t>(_mm512_movepi64_mask(h[0])) |
-         (static_cast<std::uint32_t>(_mm512_movepi64_mask(h[1])) << 8);
-}
 #elif FASTINIT_LANES == 8 && defined(__AVX__)
 inline std::uint32_t mask_bits(const MaskF& m) {
   return static_cast<std::uint32_t>(_mm256_movemask_ps(reinterpret_cast<__m256>(m)));
 }
 inline std::uint32_t mask_bits(const decltype(HD{} < HD{})& m) {
   return static_cast<std::uint32_t>(_mm256_movemask_pd(reinterpret_cast<__m256d>(m)));
-}
-inline std::uint32_t mask_bits(const MaskD& m) {
-  __m256d h[2];
-  std::memcpy(h, &m, sizeof(m));
-  return static_cast<std::uint32_t>(_mm256_movemask_pd(h[0])) |
-         (static_cast<std::uint32_t>(_mm256_movemask_pd(h[1])) << 4);
 }
 #endif
 
