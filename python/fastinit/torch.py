@@ -639,6 +639,9 @@ sparse = _deprecated(sparse_)
 # ---- patching -----------------------------------------------------------------------------------
 # The names patch() replaces: every public function torch.nn.init has (in this torch version).
 _PATCH_NAMES = tuple(n for n in __all__ if n not in _OWN and hasattr(_init, n))
+# set.intersection(dict) looks the smaller side up in the larger one, in C: patching scans
+# every loaded torch module (~700), so this keeps patched() at ~1 ms instead of ~10.
+_PATCH_NAME_SET = frozenset(_PATCH_NAMES)
 
 
 class _PatchState:
@@ -668,9 +671,9 @@ def _install():
     previous = {name: getattr(_init, name) for name in _PATCH_NAMES}
     records = []
     for module, d in _torch_module_dicts():
-        for name in _PATCH_NAMES:
-            value = d.get(name)
-            if value is not None and value is previous[name]:
+        for name in _PATCH_NAME_SET.intersection(d):
+            value = d.get(name)  # another thread may have changed d meanwhile
+            if value is previous[name]:
                 setattr(module, name, ours[name])
                 records.append((module, name, value, ours[name]))
     _state.records, _state.previous = records, previous
@@ -684,7 +687,7 @@ def _uninstall():
             setattr(module, name, old)
     # torch modules first imported while patched took our functions by name: give theirs back.
     for module, d in _torch_module_dicts():
-        for name in _PATCH_NAMES:
+        for name in _PATCH_NAME_SET.intersection(d):
             if d.get(name) is globals()[name]:
                 setattr(module, name, previous[name])
 
