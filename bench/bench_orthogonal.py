@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 
 import fastinit  # noqa: E402
 from fastinit import _core  # noqa: E402
+from fastinit._bench import best_time  # noqa: E402
 
 try:
     import torch
@@ -55,16 +56,6 @@ def gram_error(q) -> float:
     g = q.T @ q if r >= c else q @ q.T
     np.fill_diagonal(g, g.diagonal() - 1.0)
     return float(np.abs(g).max())
-
-
-def _best(fn, repeat):
-    best = float("inf")
-    out = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def measure_case(shape, dtype, repeat=3, with_numpy=True, with_torch=True):
@@ -108,10 +99,10 @@ def measure_gemm(n=4096, repeat=3, dtype="float32"):
     c = np.zeros((n, n), dtype, order="F")
     flops = 2.0 * n ** 3
     res = {"n": n, "flops": flops}
-    res["fastinit"], _ = _best(lambda: _core.gemm(a, b, c), repeat)
+    res["fastinit"] = best_time(lambda: _core.gemm(a, b, c), repeat)
     if torch is not None:
         ta, tb = torch.from_numpy(np.ascontiguousarray(a)), torch.from_numpy(np.ascontiguousarray(b))
-        res["torch"], _ = _best(lambda: torch.matmul(ta, tb), repeat)
+        res["torch"] = best_time(lambda: torch.matmul(ta, tb), repeat)
     # the register kernel on operands that stay in cache, one thread: the practical ceiling
     rng = np.random.default_rng(2)
     small = 256
@@ -122,7 +113,7 @@ def measure_gemm(n=4096, repeat=3, dtype="float32"):
     fastinit.set_num_threads(1)
     try:
         reps = 40
-        t, _ = _best(lambda: [_core.gemm(sa, sb, sc) for _ in range(reps)], repeat)
+        t = best_time(lambda: [_core.gemm(sa, sb, sc) for _ in range(reps)], repeat)
     finally:
         fastinit.set_num_threads(threads)
     res["in_cache_1thread_gflops"] = 2.0 * small * small * 240 * reps / t / 1e9
