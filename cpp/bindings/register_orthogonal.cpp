@@ -199,8 +199,9 @@ void register_orthogonal(py::module_& m) {
         py::arg("alpha") = 1.0, py::arg("beta") = 0.0, py::arg("trans_a") = false,
         py::arg("trans_b") = false,
         "c = alpha * op(a) @ op(b) + beta * c in place (beta 0 or 1), op(x) = x.T if trans_x. "
-        "Each element is one chain of fused multiply-adds in increasing k, started from "
-        "beta * c: the same bytes for every thread count and SIMD level.");
+        "Each element sums fused multiply-adds in increasing k within blocks of 256, from "
+        "+0; the blocks' sums are added in order (onto c when beta is 1): the same bytes "
+        "for every thread count and SIMD level.");
 }
 
 }  // namespace bindings

@@ -32,7 +32,9 @@ void gemm(const Kernels<T>& kern, bool trans_a, bool trans_b, std::int64_t m, st
 // Blocking parameters. kKc is part of the arithmetic above (fixed for every level and thread
 // count); the others only move work around.
 constexpr std::int64_t kKc = 256;     // depth block of the summation; depth of a packed panel
-constexpr std::int64_t kDeep = 4096;  // depth of an A slice in gemm_few_rows (k * kKc)
+constexpr std::int64_t kDeep = 4096;  // depth of an A slice in gemm_few_rows
+// A slice must end on a depth-block boundary, or its partial sums would differ from gemm's.
+static_assert(kDeep % kKc == 0, "kDeep must be a multiple of kKc");
 template <class T>
 constexpr std::int64_t kMc = sizeof(T) == 4 ? 256 : 128;  // rows of a packed A block
 

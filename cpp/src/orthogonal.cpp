@@ -2,9 +2,10 @@
 // docs/orthogonal.md). Panels of kNb columns are factored recursively (halves down to kLeaf
 // columns, which are factored one reflector at a time) into the compact WY form
 // H_0 ... H_{w-1} = I - V T V^T; the trailing matrix and the backward accumulation of Q are
-// matrix-matrix products on our own GEMM (gemm.hpp). Every floating-point operation is either
-// a GEMM element chain or runs on the calling thread in a fixed order, so the bytes do not
-// depend on the thread count or the SIMD level.
+// matrix-matrix products on our own GEMM (gemm.hpp). Every floating-point value is either a
+// GEMM element (gemm.hpp's fixed summation order) or computed whole by one task in a fixed
+// order (the leaf's column updates and dot products may run as pool tasks, one element or
+// column each), so the bytes do not depend on the thread count or the SIMD level.
 #include "fastinit/orthogonal.hpp"
 
 #include <algorithm>
@@ -28,7 +29,7 @@ using i64 = std::int64_t;
 constexpr i64 kNb = 128;      // columns per panel (compact WY block of the big updates)
 constexpr i64 kLeaf = 16;     // the panel recursion stops at this width
 constexpr i64 kQb = 16;       // reflectors per block when a panel forms its own columns of Q
-constexpr i64 kChunk = 4096;  // trailing columns per update step (a should_stop check after each)
+constexpr i64 kChunk = 4096;  // trailing columns per update step (a should_stop check before each)
 // level-2 work (elements touched) worth waking the pool for: it costs ~50 us (gemm.cpp)
 constexpr i64 kParallelElems = i64(1) << 20;
 
@@ -211,9 +212,7 @@ void orthogonal_impl(Mat<T> x, i64 m, i64 n, const std::function<bool()>& should
   const i64 chunk = std::min(kChunk, n);
   const i64 qb = std::min(kQb, nb);
   Work<T> ws{k, {}, {}, {}, {}, {}, {}};
-  // W^T (chunk x nb, row-major X) gets a leading dimension off the powers of two, whose
-  // columns would share cache sets
-  const i64 ldw = ((chunk + 15) / 16) * 16 + 16;
+  const i64 ldw = padded_ld(chunk);  // for W^T (chunk x nb) when X is row-major
   ws.w.resize(static_cast<std::size_t>(nb * ldw));
   ws.w2.resize(static_cast<std::size_t>(nb * ldw));
   ws.g.resize(static_cast<std::size_t>(nb * nb));

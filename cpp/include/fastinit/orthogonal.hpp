@@ -39,9 +39,11 @@ namespace gemm {
 // Column-major C (m x n, leading dimension ldc) = (accumulate ? C : 0) + alpha op(A) op(B),
 // with the kernels of the active SIMD level, on the fastinit pool. op(A) is m x k:
 // A[i + p * lda], or A[p + i * lda] when trans_a; op(B) is k x n: B[p + j * ldb], or
-// B[j + p * ldb] when trans_b. C must not overlap A or B. Element (i, j) is the chain
-// c = fma(alpha * op(A)[i][p], op(B)[p][j], c) for p = 0, 1, ..., k - 1 from c = C[i][j] or +0:
-// the same bytes for every thread count and SIMD level.
+// B[j + p * ldb] when trans_b. C must not overlap A or B. Element (i, j): for each depth block
+// of 256 (p = 256 q .. 256 q + 255, increasing q), s = +0 then s = fma(alpha * op(A)[i][p],
+// op(B)[p][j], s) in increasing p; the first block's s is the result (or C[i][j] + s when
+// accumulating), each later block's s is added with one rounded add. The same bytes for every
+// thread count and SIMD level.
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
           const float* a, std::int64_t lda, const float* b, std::int64_t ldb, bool accumulate,
           float* c, std::int64_t ldc);
