@@ -1,6 +1,7 @@
 // The fill driver: splits a (possibly strided, possibly sharded) array into rows of
-// consecutive global indices, hands row pieces to the pool, and converts/scatters the
-// kernel's float32/float64 values into the output dtype. Work is split by index, so
+// consecutive global indices, hands row pieces to the pool, and lets the kernels write
+// straight into the array or, for strided or unaligned output, into a stage buffer it then
+// scatters. Work is split by index, so
 // neither the thread count nor the SIMD level can change a value.
 #include <cmath>
 #include <cstdint>
@@ -170,8 +171,7 @@ void fill(const FillLayout& layout, const StreamId& id, const DistParams& params
 
   const KernelTable& kt = kernels_for(active_simd_level());
   KernelArgs args{};
-  args.key = key_from_seed(id.seed);
-  args.round_keys = round_keys(args.key);
+  args.round_keys = round_keys(key_from_seed(id.seed));
   args.stream_lo = static_cast<std::uint32_t>(id.stream);
   args.stream_hi = static_cast<std::uint32_t>(id.stream >> 32);
   args.params = params;
@@ -195,8 +195,8 @@ void fill(const FillLayout& layout, const StreamId& id, const DistParams& params
     global += static_cast<std::uint64_t>(plan.offset[row_dim] + c0);
     char* out = data + byte_off + c0 * stride;
     std::size_t count = static_cast<std::size_t>(c1 - c0);
-    // The kernels store whole floats/doubles: straight into the array only when it is
-    // aligned for them (NumPy allows unaligned arrays, e.g. a view at an odd byte offset);
+    // The kernels store whole floats/doubles/16-bit words: straight into the array only when
+    // it is aligned for them (NumPy allows unaligned arrays, e.g. a view at an odd byte offset);
     // otherwise through the aligned stage buffer and memcpy below (same values).
     const bool aligned = reinterpret_cast<std::uintptr_t>(out) % static_cast<std::uintptr_t>(itemsize) == 0;
     if (dtype == DType::float32 && stride == 4 && aligned) {

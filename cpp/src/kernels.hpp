@@ -13,8 +13,7 @@ namespace fastinit {
 
 // Everything a kernel needs, precomputed once per fill.
 struct KernelArgs {
-  PhiloxKey key;
-  RoundKeys round_keys;  // round_keys(key)
+  RoundKeys round_keys;  // round_keys(key_from_seed(seed))
   std::uint32_t stream_lo, stream_hi;  // counter words 2 and 3 of the main stream
   DistParams params;
 };

@@ -16,9 +16,6 @@
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
 #endif
-#if defined(_MSC_VER) && !defined(__clang__)
-#include <intrin.h>  // _BitScanForward
-#endif
 #include <cmath>
 #include <cstdint>
 
@@ -123,24 +120,6 @@ inline double scalar_sqrt(double x) { return __builtin_sqrt(x); }
 inline float scalar_sqrt(float x) { return std::sqrt(x); }
 inline double scalar_sqrt(double x) { return std::sqrt(x); }
 #endif
-
-// Index of the lowest set bit of a non-zero mask.
-inline unsigned lowest_bit(std::uint32_t bits) {
-#if defined(__GNUC__) || defined(__clang__)
-  return static_cast<unsigned>(__builtin_ctz(bits));
-#elif defined(_MSC_VER)
-  unsigned long index;
-  _BitScanForward(&index, bits);
-  return static_cast<unsigned>(index);
-#else
-  unsigned index = 0;
-  while ((bits & 1u) == 0) {
-    bits >>= 1;
-    ++index;
-  }
-  return index;
-#endif
-}
 
 inline VF vsqrt(VF x) {
 #if FASTINIT_LANES == 16 && defined(__AVX512F__)
@@ -270,7 +249,7 @@ inline Words philox_words(VU c0, VU c1, VU c2, VU c3, const RoundKeys& rk) {
 #else
 inline Words philox_words(VU c0, VU c1, VU c2, VU c3, const RoundKeys& rk) {
   Words w{c0, c1, c2, c3};
-  philox4x32_10(w.w0, w.w1, w.w2, w.w3, PhiloxKey{rk.k0[0], rk.k1[0]},
+  philox4x32_10(w.w0, w.w1, w.w2, w.w3, rk,
                 [](std::uint32_t m, VU x, VU& h, VU& l) { mul_hi_lo(m, x, h, l); });
   return w;
 }
@@ -607,8 +586,13 @@ inline bool lane_true(const M& m, int l) {
 // Bit l set when lane l of the mask is true.
 template <class M>
 inline std::uint32_t mask_bits(const M& m) {
+#if FASTINIT_LANES > 1
+  constexpr int kLanes = static_cast<int>(lane_count<M>);  // W, or H for a float64 half
+#else
+  constexpr int kLanes = 1;
+#endif
   std::uint32_t bits = 0;
-  for (int l = 0; l < W; ++l) bits |= static_cast<std::uint32_t>(lane_true(m, l)) << l;
+  for (int l = 0; l < kLanes; ++l) bits |= static_cast<std::uint32_t>(lane_true(m, l)) << l;
   return bits;
 }
 #if FASTINIT_LANES == 16 && defined(__AVX512DQ__)
@@ -741,7 +725,7 @@ inline void scatter_lanes(double* out, __m512i idx, __mmask16 m, VD v) {
 
 constexpr std::size_t kTruncChunk = 2048;
 
-// out[list[k]] (k < count) are the pending elements (chunk-relative; element = first + list[k]);
+// out[list[k]] (k < count) are the pending elements (batch-relative; element = first + list[k]);
 // each is written, finished, once accepted. Branch-free per lane (a rejected lane's store goes
 // to a scratch slot) since the accept/reject pattern is random.
 template <class T, class V>

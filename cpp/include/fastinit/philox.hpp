@@ -1,8 +1,9 @@
 // Philox4x32-10, the counter-based generator of Salmon, Moraes, Dror and Shaw,
 // "Parallel random numbers: as easy as 1, 2, 3" (SC 2011), exactly as Random123 defines it.
 //
-// The round function is a template over the word type so that one definition serves the
-// scalar reference and every SIMD target (each target supplies `mulhilo` for its vectors).
+// philox4x32_10 is the scalar reference's round function (a template over the word type, with
+// the 32x32 -> 64-bit multiply supplied by the caller); the SIMD kernels run the same rounds on
+// 64-bit lanes (cpp/src/kernels_impl.hpp). Both read the per-round keys from RoundKeys.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,8 @@ inline PhiloxKey key_from_seed(std::uint64_t seed) {
   return {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
 }
 
-// Every round's key (round r uses key + r * Weyl increment), computed once per fill: the SIMD
+// Every round's key (round r uses key + r * Weyl increment: the key is bumped before rounds
+// 2..10), computed once per fill: the SIMD
 // kernels read them from memory as broadcast operands instead of re-deriving and
 // re-broadcasting them for every block group.
 struct RoundKeys {
@@ -41,23 +43,13 @@ inline RoundKeys round_keys(PhiloxKey key) {
   return rk;
 }
 
-inline void mulhilo(std::uint32_t m, std::uint32_t x, std::uint32_t& hi, std::uint32_t& lo) {
-  const std::uint64_t p = static_cast<std::uint64_t>(m) * x;
-  hi = static_cast<std::uint32_t>(p >> 32);
-  lo = static_cast<std::uint32_t>(p);
-}
-
 // Four counter words in, four random words out. `U` is std::uint32_t or a vector of them;
 // lane l of each vector is an independent block. `mul` computes the 32x32 -> 64-bit product's
 // high and low words for U (each SIMD target passes its own).
 template <class U, class MulHiLo>
-inline void philox4x32_10(U& c0, U& c1, U& c2, U& c3, PhiloxKey key, MulHiLo mul) {
-  std::uint32_t k0 = key.k0, k1 = key.k1;
+inline void philox4x32_10(U& c0, U& c1, U& c2, U& c3, const RoundKeys& rk, MulHiLo mul) {
   for (int round = 0; round < kPhiloxRounds; ++round) {
-    if (round > 0) {  // the key is bumped before rounds 2..10
-      k0 += kPhiloxW0;
-      k1 += kPhiloxW1;
-    }
+    const std::uint32_t k0 = rk.k0[round], k1 = rk.k1[round];
     U hi0, lo0, hi1, lo1;
     mul(kPhiloxM0, c0, hi0, lo0);
     mul(kPhiloxM1, c2, hi1, lo1);
