@@ -337,14 +337,21 @@ inline V at_least(V v, V lo) { return (v < lo) ? lo : v; }
 template <class V>
 inline V at_most(V v, V hi) { return (v > hi) ? hi : v; }
 
+// Skipping the clamp when both bounds are infinite gives the same values (see unclamped).
 template <class V, class T>
 inline V clamp(V v, const Params<T>& p) {
+  if (p.unclamped) return v;
   return at_most(at_least(v, splat<V>(p.lo)), splat<V>(p.hi));
 }
 
+// loc + scale * x, clamped; `scale` is p.scale or, for uniforms, an exact rescaling of it.
+template <class V, class T>
+inline V finish(V x, const Params<T>& p, T scale) {
+  return clamp(splat<V>(p.loc) + splat<V>(scale) * x, p);
+}
 template <class V, class T>
 inline V finish(V x, const Params<T>& p) {
-  return clamp(splat<V>(p.loc) + splat<V>(p.scale) * x, p);
+  return finish(x, p, p.scale);
 }
 
 // ---- one group: W blocks -----------------------------------------------------------------------
@@ -379,11 +386,7 @@ FASTINIT_GROUP_INLINE void group_values_f32(const KernelArgs& a, const Params<fl
       box_muller_f32(w.w2, w.w3, r[2], r[3]);
     }
   }
-  // finish(), with the scale chosen above and the clamp skipped when it cannot act.
-  for (int k = 0; k < 4; ++k) r[k] = splat<VF>(p.loc) + splat<VF>(scale) * r[k];
-  if (!p.unclamped) {
-    for (int k = 0; k < 4; ++k) r[k] = clamp(r[k], p);
-  }
+  for (int k = 0; k < 4; ++k) r[k] = finish(r[k], p, scale);
   interleave4(r[0], r[1], r[2], r[3]);
 }
 
