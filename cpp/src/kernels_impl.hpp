@@ -476,10 +476,7 @@ struct RoundBF16 {
 // input; a group holding a NaN (a NaN constant, or a normal_ whose mean/std overflow float32)
 // takes the reference conversion, whose canonical NaN the hardware would not produce.
 template <class Rounding>
-FASTINIT_GROUP_INLINE void group_half(const KernelArgs& a, const Params<float>& p,
-                                      std::uint64_t block, std::uint16_t* out) {
-  VF r[4];
-  group_values_f32(a, p, block, r);
+FASTINIT_GROUP_INLINE void round_half(const VF r[4], std::uint16_t* out) {
   if (!any_nan(r)) {
     Rounding::four(r, out);
     return;
@@ -488,6 +485,14 @@ FASTINIT_GROUP_INLINE void group_half(const KernelArgs& a, const Params<float>& 
     const VU16 h = Rounding::exact(r[k]);
     std::memcpy(out + k * W, &h, sizeof(h));
   }
+}
+
+template <class Rounding>
+FASTINIT_GROUP_INLINE void group_half(const KernelArgs& a, const Params<float>& p,
+                                      std::uint64_t block, std::uint16_t* out) {
+  VF r[4];
+  group_values_f32(a, p, block, r);
+  round_half<Rounding>(r, out);
 }
 
 // float64 compute: block b gives elements 2b and 2b+1; a group is 2W elements.
@@ -898,12 +903,19 @@ void raw_blocks(PhiloxKey key, std::uint32_t c2, std::uint32_t c3, std::uint64_t
 template <class Rounding>
 void generate_half(const KernelArgs& a, std::uint64_t first, std::size_t n, std::uint16_t* out) {
   if (a.params.kind == Dist::truncated_normal) {  // assembled in float32, then rounded
-    constexpr std::size_t kStage = 1024;
-    float stage[kStage];
+    // Twice the retry batch: each call ends its own retry batch, so a small stage would
+    // shrink the batches to a few vectors (latency-bound passes).
+    constexpr std::size_t kStage = 2 * kRetryBatch;
+    alignas(64) float stage[kStage];
     while (n > 0) {
       const std::size_t m = n < kStage ? n : kStage;
       generate_truncated<float, VF, 4>(a, first, m, stage, GroupF32{});
       std::size_t i = 0;
+      for (; i + 4 * W <= m; i += 4 * W) {  // whole groups: the fast rounding of group_half
+        VF r[4];
+        std::memcpy(r, stage + i, sizeof(r));
+        round_half<Rounding>(r, out + i);
+      }
       for (; i + W <= m; i += W) {
         VF x;
         std::memcpy(&x, stage + i, sizeof(x));
