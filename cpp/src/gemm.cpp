@@ -57,13 +57,9 @@ class Scratch {
   std::size_t n_ = 0;
 };
 
-template <class T>
-T* scratch_a(std::size_t n) {
-  static thread_local Scratch<T> s;
-  return s.get(n);
-}
-template <class T>
-T* scratch_b(std::size_t n) {
+// Per thread: slot 0 holds packed A, slot 1 packed B (and an edge tile after it).
+template <class T, int Slot>
+T* scratch(std::size_t n) {
   static thread_local Scratch<T> s;
   return s.get(n);
 }
@@ -145,7 +141,7 @@ void gemm_few_rows(const Kernels<T>& kern, bool trans_a, std::int64_t m, std::in
   const std::int64_t n_panels = (n + nr - 1) / nr;
   for (std::int64_t pc = 0; pc < k; pc += kd) {
     const std::int64_t kb = std::min(kd, k - pc);
-    T* ap = scratch_a<T>(static_cast<std::size_t>(m_pad * kb));
+    T* ap = scratch<T, 0>(static_cast<std::size_t>(m_pad * kb));
     pack_a(a, lda, trans_a, 0, m, pc, kb, alpha, mr, ap);
     std::int64_t n_tasks = 1;
     if (threads > 1 && worth_threads(m, n, kb)) {
@@ -163,11 +159,11 @@ void gemm_few_rows(const Kernels<T>& kern, bool trans_a, std::int64_t m, std::in
         const T* bsrc = b + pc + j0 * ldb;
         T* bp = nullptr;
         if (cols < nr) {  // edge panel: pack it, zero-padded
-          bp = scratch_b<T>(static_cast<std::size_t>(kb * nr + mr * nr));
+          bp = scratch<T, 1>(static_cast<std::size_t>(kb * nr + mr * nr));
           pack_b(b, ldb, false, pc, kb, j0, cols, nr, bp);
           tile = bp + kb * nr;
         } else if (tile == nullptr && m % mr != 0) {
-          tile = scratch_b<T>(static_cast<std::size_t>(kb * nr + mr * nr)) + kb * nr;
+          tile = scratch<T, 1>(static_cast<std::size_t>(kb * nr + mr * nr)) + kb * nr;
         }
         for (std::int64_t ir = 0; ir < m; ir += mr) {
           const int rows = static_cast<int>(std::min<std::int64_t>(mr, m - ir));
@@ -244,8 +240,8 @@ void gemm(const Kernels<T>& kern, bool trans_a, bool trans_b, std::int64_t m, st
     const std::int64_t j0 = jb * cw, nw = std::min(cw, n - j0);
     const std::int64_t mb_pad = ((mb + mr - 1) / mr) * mr;
     const std::int64_t kc_max = std::min(kKc, k);
-    T* ap = scratch_a<T>(static_cast<std::size_t>(mb_pad * kc_max));
-    T* bp = scratch_b<T>(static_cast<std::size_t>(kc_max * nr + mr * nr));
+    T* ap = scratch<T, 0>(static_cast<std::size_t>(mb_pad * kc_max));
+    T* bp = scratch<T, 1>(static_cast<std::size_t>(kc_max * nr + mr * nr));
     T* tile = bp + kc_max * nr;  // edge tiles run on this mr x nr copy
     for (std::int64_t pc = pc_lo; pc < pc_hi; pc += kKc) {
       const std::int64_t kb = std::min(kKc, k - pc);

@@ -42,12 +42,6 @@ struct Work {
   std::vector<T> y;       // m x kQb: V (T V1^T) for a sub-block's own columns of Q
 };
 
-template <class T>
-inline void mm(const Kernels<T>& k, bool ta, bool tb, i64 m, i64 n, i64 kk, T alpha, const T* a,
-               i64 lda, const T* b, i64 ldb, bool acc, T* c, i64 ldc) {
-  gemm::gemm<T>(k, ta, tb, m, n, kk, alpha, a, lda, b, ldb, acc, c, ldc);
-}
-
 // Unblocked QR of the r x w block p (leading dimension ld): reflector j zeroes column j below
 // row j. Leaves V explicit in p (ones on the diagonal, zeros above it), tau, sign(R_jj) and the
 // upper triangular T (w x w, zeros below) with H_0 ... H_{w-1} = I - V T V^T.
@@ -122,18 +116,18 @@ void panel_qr(Work<T>& ws, T* p, i64 ld, i64 r, i64 w, T* tau, T* sign, T* t, i6
   T* a2 = p + w1 * ld;
   T* wv = ws.w.data();
   T* w2v = ws.w2.data();
-  mm<T>(k, true, false, w1, w2, r, T(1), p, ld, a2, ld, false, wv, w1);
-  mm<T>(k, true, false, w1, w2, w1, T(1), t, ldt, wv, w1, false, w2v, w1);
-  mm<T>(k, false, false, r, w2, w1, T(-1), p, ld, w2v, w1, true, a2, ld);
+  gemm::gemm<T>(k, true, false, w1, w2, r, T(1), p, ld, a2, ld, false, wv, w1);
+  gemm::gemm<T>(k, true, false, w1, w2, w1, T(1), t, ldt, wv, w1, false, w2v, w1);
+  gemm::gemm<T>(k, false, false, r, w2, w1, T(-1), p, ld, w2v, w1, true, a2, ld);
   T* t2 = t + w1 + w1 * ldt;
   panel_qr(ws, a2 + w1, ld, r - w1, w2, tau + w1, sign + w1, t2, ldt);
   for (i64 j = 0; j < w2; ++j) std::fill(a2 + j * ld, a2 + j * ld + w1, T(0));  // R12
   // T12 = -T1 (V1^T V2) T2; V2 is zero in rows [0, w1)
   T* g = ws.g.data();
   T* h = ws.h.data();
-  mm<T>(k, true, false, w1, w2, r - w1, T(1), p + w1, ld, a2 + w1, ld, false, g, w1);
-  mm<T>(k, false, false, w1, w2, w1, T(1), t, ldt, g, w1, false, h, w1);
-  mm<T>(k, false, false, w1, w2, w2, T(-1), h, w1, t2, ldt, false, t + w1 * ldt, ldt);
+  gemm::gemm<T>(k, true, false, w1, w2, r - w1, T(1), p + w1, ld, a2 + w1, ld, false, g, w1);
+  gemm::gemm<T>(k, false, false, w1, w2, w1, T(1), t, ldt, g, w1, false, h, w1);
+  gemm::gemm<T>(k, false, false, w1, w2, w2, T(-1), h, w1, t2, ldt, false, t + w1 * ldt, ldt);
   for (i64 j = 0; j < w1; ++j) std::fill(t + j * ldt + w1, t + j * ldt + w, T(0));
 }
 
