@@ -639,8 +639,8 @@ sparse = _deprecated(sparse_)
 # ---- patching -----------------------------------------------------------------------------------
 # The names patch() replaces: every public function torch.nn.init has (in this torch version).
 _PATCH_NAMES = tuple(n for n in __all__ if n not in _OWN and hasattr(_init, n))
-# set.intersection(dict) looks the smaller side up in the larger one, in C: patching scans
-# every loaded torch module (~700), so this keeps patched() at ~1 ms instead of ~10.
+# Patching scans every loaded torch module (~700): d.keys() & this set probes the small set's
+# names in the module dict, in C (set.intersection(d) would walk all of d's keys instead).
 _PATCH_NAME_SET = frozenset(_PATCH_NAMES)
 
 
@@ -671,7 +671,7 @@ def _install():
     previous = {name: getattr(_init, name) for name in _PATCH_NAMES}
     records = []
     for module, d in _torch_module_dicts():
-        for name in _PATCH_NAME_SET.intersection(d):
+        for name in d.keys() & _PATCH_NAME_SET:
             value = d.get(name)  # another thread may have changed d meanwhile
             if value is previous[name]:
                 setattr(module, name, ours[name])
@@ -687,7 +687,7 @@ def _uninstall():
             setattr(module, name, old)
     # torch modules first imported while patched took our functions by name: give theirs back.
     for module, d in _torch_module_dicts():
-        for name in _PATCH_NAME_SET.intersection(d):
+        for name in d.keys() & _PATCH_NAME_SET:
             if d.get(name) is globals()[name]:
                 setattr(module, name, previous[name])
 
