@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -174,6 +175,8 @@ def test_ctrl_c_interrupts_a_large_call(entry):
     proc = subprocess.Popen([sys.executable, "-c", _CHILD, entry], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
+        started, _, _ = select.select([proc.stdout], [], [], 120)  # never block the run
+        assert started, "the child printed nothing within 120 s"
         assert proc.stdout.readline().strip() == "ready"
         time.sleep(0.5)
         sent = time.perf_counter()
@@ -211,6 +214,7 @@ _MEMORY_CHILD = textwrap.dedent(
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ru_maxrss in KiB is Linux's")
 def test_memory_stays_below_twice_the_output():
     out = subprocess.run([sys.executable, "-c", _MEMORY_CHILD, "1536"], capture_output=True,
-                         text=True, check=True, env=dict(os.environ, FASTINIT_NUM_THREADS="2"))
+                         text=True, check=True, env=dict(os.environ, FASTINIT_NUM_THREADS="2"),
+                         timeout=600)
     growth, nbytes = map(int, out.stdout.split())
     assert growth <= 2 * nbytes, (growth, nbytes)
