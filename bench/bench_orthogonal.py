@@ -189,17 +189,19 @@ def main(argv=None):
     if not args.no_gemm:
         g = measure_gemm(4096, args.repeat)
         peak, ghz = nominal_peak_gflops(args.threads)
+        lanes = round(peak / (args.threads * 2 * 2 * ghz)) if ghz else 0
         ours = g["flops"] / g["fastinit"] / 1e9
         print()
         print(f"GEMM 4096³ float32, {args.threads} threads: fastinit {ours:.0f} GFLOP/s"
               + (f", torch.matmul {g['flops'] / g['torch'] / 1e9:.0f} GFLOP/s" if "torch" in g else ""))
-        print(f"  nominal peak {peak:.0f} GFLOP/s ({args.threads} cores x 2 FMA x 16 lanes x 2 x {ghz:.2f} GHz "
+        print(f"  nominal peak {peak:.0f} GFLOP/s ({args.threads} cores x 2 FMA x {lanes} lanes x 2 x {ghz:.2f} GHz "
               f"from /proc/cpuinfo): fastinit at {100 * ours / peak:.0f} %"
               + (" (the cores run above the nominal clock)" if ours > peak else ""))
         if args.peak_ghz:
-            turbo = args.threads * 2 * 16 * 2 * args.peak_ghz
-            print(f"  peak at {args.peak_ghz:.2f} GHz: {turbo:.0f} GFLOP/s: fastinit at {100 * ours / turbo:.0f} %, "
-                  f"torch.matmul at {100 * g['flops'] / g.get('torch', float('inf')) / 1e9 / turbo:.0f} %")
+            turbo = args.threads * 2 * lanes * 2 * args.peak_ghz
+            print(f"  peak at {args.peak_ghz:.2f} GHz: {turbo:.0f} GFLOP/s: fastinit at {100 * ours / turbo:.0f} %"
+                  + (f", torch.matmul at {100 * g['flops'] / g['torch'] / 1e9 / turbo:.0f} %"
+                     if "torch" in g else ""))
         print(f"  our register kernel in cache, 1 thread: {g['in_cache_1thread_gflops']:.0f} GFLOP/s "
               f"(x {args.threads} = {args.threads * g['in_cache_1thread_gflops']:.0f}: the practical ceiling; "
               f"fastinit at {100 * ours / (args.threads * g['in_cache_1thread_gflops']):.0f} %)")
