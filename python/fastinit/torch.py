@@ -429,28 +429,18 @@ def trunc_normal_(
 ) -> Tensor:
     """N(mean, std**2) restricted to [a, b] (absolute bounds), exact rejection sampling from
     fastinit's stream (``torch.nn.init.trunc_normal_``'s drop-in)."""
-    args = (mean, std, a, b)
-    if not _plain(tensor):
-        return _delegate("trunc_normal_", trunc_normal_, tensor, args, generator)
-    if tensor.is_meta:
-        return tensor
-    tgt = _target(tensor)
-    if tgt is None:
-        return _delegate("trunc_normal_", trunc_normal_, tensor, args, generator)
-    try:
-        plan = _trunc_plan(mean, std, a, b, tgt[1])
-    except _Unsupported as why:
-        return _delegate("trunc_normal_", trunc_normal_, tensor, args, generator, why)
-    if (mean < a - 2 * std) or (mean > b + 2 * std):
-        warnings.warn(
-            "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
-            "The distribution of values may be incorrect.",
-            stacklevel=2,
-        )
-    done = _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
-    if done is None:
-        return _delegate("trunc_normal_", trunc_normal_, tensor, args, generator)
-    return done
+    def plan_for(code):
+        plan = _trunc_plan(mean, std, a, b, code)
+        if (mean < a - 2 * std) or (mean > b + 2 * std):  # torch's warning, when we fill
+            warnings.warn(
+                "mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                "The distribution of values may be incorrect.",
+                stacklevel=4,  # plan_for <- _fill_or_delegate <- trunc_normal_ <- the caller
+            )
+        return plan
+
+    return _fill_or_delegate("trunc_normal_", trunc_normal_, tensor, (mean, std, a, b),
+                             generator, plan_for)
 
 
 def xavier_uniform_(
