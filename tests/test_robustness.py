@@ -271,6 +271,13 @@ def test_any_target_gets_correct_values_or_a_clear_error(name, data):
     what = f"{name} on shape {g.view.shape} strides {g.view.strides} dtype {g.view.dtype}"
     if exc is not None:
         g.assert_untouched(what)
+        # A rejection needs a reason: read-only, overlapping, or a dtype/shape the function
+        # refuses on a fresh array too (random_raw_ also refuses any non-C-contiguous view).
+        # The overlap check is conservative (docs: it may refuse an exotic as_strided view
+        # whose elements do not overlap), so an overlap refusal is always a reason.
+        if (g.view.flags.writeable and not g.overlapping() and name != "random_raw_"
+                and "overlap" not in str(exc)):
+            assert _reference(name, g) is None, f"{what}: rejected a valid view: {exc}"
         return
     assert result is g.view, f"{what}: returned {type(result).__name__}, not the array"
     g.assert_guards_intact(what)
