@@ -33,9 +33,14 @@ constexpr i64 kChunk = 4096;  // trailing columns per update step (a should_stop
 // level-2 work (elements touched) worth waking the pool for: it costs ~50 us (gemm.cpp)
 constexpr i64 kParallelElems = i64(1) << 20;
 
+void check_stop(const std::function<bool()>& should_stop) {
+  if (should_stop && should_stop()) throw Interrupted();
+}
+
 template <class T>
 struct Work {
   const Kernels<T>& k;
+  const std::function<bool()>& should_stop;  // also checked between the halves of a panel
   std::vector<T> w, w2;   // kNb x chunk products
   std::vector<T> g, h;    // kNb x kNb scratch for T's off-diagonal blocks
   std::vector<T> vbuf;    // m x kNb column-major copy of a panel's V
@@ -112,6 +117,7 @@ void panel_qr(Work<T>& ws, T* p, i64 ld, i64 r, i64 w, T* tau, T* sign, T* t, i6
   }
   const i64 w1 = ((w / 2 + kLeaf - 1) / kLeaf) * kLeaf, w2 = w - w1;
   panel_qr(ws, p, ld, r, w1, tau, sign, t, ldt);
+  check_stop(ws.should_stop);  // a tall panel's halves take seconds (n <= kNb is one panel)
   // right half: A2 = (I - V1 T1 V1^T)^T A2 = A2 - V1 (T1^T (V1^T A2))
   T* a2 = p + w1 * ld;
   T* wv = ws.w.data();
@@ -129,10 +135,6 @@ void panel_qr(Work<T>& ws, T* p, i64 ld, i64 r, i64 w, T* tau, T* sign, T* t, i6
   gemm::gemm<T>(k, false, false, w1, w2, w1, T(1), t, ldt, g, w1, false, h, w1);
   gemm::gemm<T>(k, false, false, w1, w2, w2, T(-1), h, w1, t2, ldt, false, t + w1 * ldt, ldt);
   for (i64 j = 0; j < w1; ++j) std::fill(t + j * ldt + w1, t + j * ldt + w, T(0));
-}
-
-void check_stop(const std::function<bool()>& should_stop) {
-  if (should_stop && should_stop()) throw Interrupted();
 }
 
 // A GEMM operand: column-major storage p (leading dimension ld) of the operand itself, or of
@@ -205,7 +207,7 @@ void orthogonal_impl(Mat<T> x, i64 m, i64 n, const std::function<bool()>& should
   const i64 nb = std::min(kNb, n);
   const i64 chunk = std::min(kChunk, n);
   const i64 qb = std::min(kQb, nb);
-  Work<T> ws{k, {}, {}, {}, {}, {}, {}};
+  Work<T> ws{k, should_stop, {}, {}, {}, {}, {}, {}};
   const i64 ldw = padded_ld(chunk);  // for W^T (chunk x nb) when X is row-major
   ws.w.resize(static_cast<std::size_t>(nb * ldw));
   ws.w2.resize(static_cast<std::size_t>(nb * ldw));
