@@ -9,7 +9,6 @@
 #        WHEEL_PYTEST_ARGS   extra pytest arguments for every run (default none)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
 python=${PYTHON:-python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -42,7 +41,7 @@ done
 "$python" -m venv "$work/venv"
 venv_py="$work/venv/bin/python"
 PATH="$traps:$PATH" CC="$traps/cc" CXX="$traps/c++" \
-  "$venv_py" -m pip install -q --only-binary=:all: "$root/$wheel[test]"
+  "$venv_py" -m pip install -q --only-binary=:all: "$wheel[test]"
 if [ -s "$traps/calls" ]; then
   echo "the wheel install invoked a compiler:" >&2
   cat "$traps/calls" >&2
