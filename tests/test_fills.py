@@ -149,6 +149,34 @@ def test_strided_long_rows_split_across_tasks():
         assert_same_bytes(f_order, ref, 1234, "F-order long rows")
 
 
+PAGE = 2 << 20  # fill.cpp splits large contiguous fills at 2 MiB addresses (kPageBytes)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("dist", ["uniform", "trunc_many_rejections"])
+def test_huge_page_tasks_at_every_start_within_a_page(dist, dtype):
+    """Large contiguous fills (>= 4 pages per thread) split at 2 MiB address boundaries: at any
+    start address the values equal the ordinary split's (a step-2 view), no element is skipped
+    and nothing outside the array is written."""
+    dtype = np.dtype(dtype)
+    n = (4 * 3 * PAGE) // dtype.itemsize + 3           # page tasks for up to 3 threads
+    raw = np.empty(n * dtype.itemsize + 2 * PAGE, np.uint8)
+    aligned = (-raw.ctypes.data) % PAGE
+    strided = np.zeros(2 * n, dtype)[::2]
+    fastinit.set_num_threads(1)
+    ref = fill(dist, strided).copy()
+    for start in (0, dtype.itemsize, PAGE - dtype.itemsize, 12345 * dtype.itemsize):
+        lo = aligned + start
+        view = raw[lo:lo + n * dtype.itemsize].view(dtype)
+        assert view.ctypes.data % PAGE == start
+        for threads in (1, 2, 3):
+            fastinit.set_num_threads(threads)
+            raw[:] = 0xA5
+            fill(dist, view)
+            assert_same_bytes(view, ref, 1234, f"{dist} {dtype} start={start} threads={threads}")
+            assert (raw[:lo] == 0xA5).all() and (raw[lo + n * dtype.itemsize:] == 0xA5).all()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16], ids=str)
 def test_higher_dimensional_views(dtype):
     shape = (4, 5, 6, 7)
