@@ -27,7 +27,7 @@ import math
 import sys
 import threading
 import warnings
-from typing import Literal
+from typing import Literal, Optional, Union
 
 try:
     import torch
@@ -100,6 +100,18 @@ _NonlinearityType = Literal[
     "leaky_relu",
     "selu",
 ]
+# Unions written X | None only exist at run time from Python 3.10 (torch's own signatures
+# use them there); on 3.9 the same annotations are typing.Optional/Union, as in the torch
+# releases that run on 3.9. This module has no `from __future__ import annotations`:
+# the annotations must be objects for the signatures to compare equal.
+if sys.version_info >= (3, 10):
+    from typing import TypeAlias
+
+    _OptionalGenerator: TypeAlias = torch.Generator | None
+    _OptionalNumber: TypeAlias = int | float | None
+else:  # pragma: no cover - Python 3.9
+    _OptionalGenerator = Optional[torch.Generator]
+    _OptionalNumber = Optional[Union[int, float]]
 _FanMode = Literal["fan_in", "fan_out"]
 
 _init = torch.nn.init
@@ -366,7 +378,7 @@ def _plain(tensor):
 
 
 # ---- the deterministic functions: PyTorch's own ------------------------------------------------
-def calculate_gain(nonlinearity: _NonlinearityType, param: int | float | None = None) -> float:
+def calculate_gain(nonlinearity: _NonlinearityType, param: _OptionalNumber = None) -> float:
     """``torch.nn.init.calculate_gain`` (PyTorch's own: the same values and types)."""
     return _TORCH["calculate_gain"](nonlinearity, param)
 
@@ -401,7 +413,7 @@ def uniform_(
     tensor: Tensor,
     a: float = 0.0,
     b: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: _OptionalGenerator = None,
 ) -> Tensor:
     """U[a, b) in place, from fastinit's stream (``torch.nn.init.uniform_``'s drop-in)."""
     return _fill_or_delegate("uniform_", uniform_, tensor, (a, b), generator,
@@ -412,7 +424,7 @@ def normal_(
     tensor: Tensor,
     mean: float = 0.0,
     std: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: _OptionalGenerator = None,
 ) -> Tensor:
     """N(mean, std**2) in place, from fastinit's stream (``torch.nn.init.normal_``'s drop-in)."""
     return _fill_or_delegate("normal_", normal_, tensor, (mean, std), generator,
@@ -425,7 +437,7 @@ def trunc_normal_(
     std: float = 1.0,
     a: float = -2.0,
     b: float = 2.0,
-    generator: torch.Generator | None = None,
+    generator: _OptionalGenerator = None,
 ) -> Tensor:
     """N(mean, std**2) restricted to [a, b] (absolute bounds), exact rejection sampling from
     fastinit's stream (``torch.nn.init.trunc_normal_``'s drop-in)."""
@@ -446,7 +458,7 @@ def trunc_normal_(
 def xavier_uniform_(
     tensor: Tensor,
     gain: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: _OptionalGenerator = None,
 ) -> Tensor:
     """Glorot & Bengio (2010): U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)), torch layout."""
     if not _plain(tensor):
@@ -461,7 +473,7 @@ def xavier_uniform_(
 def xavier_normal_(
     tensor: Tensor,
     gain: float = 1.0,
-    generator: torch.Generator | None = None,
+    generator: _OptionalGenerator = None,
 ) -> Tensor:
     """Glorot & Bengio (2010): N(0, gain**2 * 2 / (fan_in + fan_out)), torch layout."""
     if not _plain(tensor):
@@ -477,7 +489,7 @@ def kaiming_uniform_(
     a: float = 0,
     mode: _FanMode = "fan_in",
     nonlinearity: _NonlinearityType = "leaky_relu",
-    generator: torch.Generator | None = None,
+    generator: _OptionalGenerator = None,
 ) -> Tensor:
     """He et al. (2015): U(-b, b), b = gain * sqrt(3 / fan), torch layout."""
     args = (a, mode, nonlinearity)
@@ -499,7 +511,7 @@ def kaiming_normal_(
     a: float = 0,
     mode: _FanMode = "fan_in",
     nonlinearity: _NonlinearityType = "leaky_relu",
-    generator: torch.Generator | None = None,
+    generator: _OptionalGenerator = None,
 ) -> Tensor:
     """He et al. (2015): untruncated N(0, gain**2 / fan), torch layout."""
     args = (a, mode, nonlinearity)
@@ -530,7 +542,7 @@ def _write_via_float32(tensor, arr, code, fill):
 def orthogonal_(
     tensor: Tensor,
     gain: float = 1,
-    generator: torch.Generator | None = None,
+    generator: _OptionalGenerator = None,
 ) -> Tensor:
     """Saxe et al. (2014), Haar-distributed by Mezzadri's (2007) sign fix: rows = size(0),
     cols = numel / rows, the Gaussian from fastinit's stream, Householder QR."""
@@ -563,7 +575,7 @@ def sparse_(
     tensor: Tensor,
     sparsity: float,
     std: float = 0.01,
-    generator: torch.Generator | None = None,
+    generator: _OptionalGenerator = None,
 ) -> Tensor:
     """Martens (2010): N(0, std**2) with ceil(sparsity * rows) zeros per column. Unlike
     PyTorch, which zeros rows chosen by the global ``randperm``, the zero positions come from
