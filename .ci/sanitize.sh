@@ -35,8 +35,9 @@ done
 reports="$work/reports"
 mkdir -p "$reports"
 # Reports go to files (log_path), so that one from a subprocess (fork tests, -c checks)
-# cannot hide inside captured output: any file there fails the run.
-export LD_PRELOAD="$libasan $libubsan"
+# cannot hide inside captured output: any file there fails the run. The runtimes are
+# preloaded only into the sanitized Python (and the processes it starts), not into cp or tee.
+preload="$libasan $libubsan"
 export ASAN_OPTIONS="detect_leaks=1:log_path=$reports/asan:abort_on_error=0:halt_on_error=1:detect_stack_use_after_return=0:strict_init_order=1:check_initialization_order=1"
 export LSAN_OPTIONS="suppressions=$root/.ci/lsan.supp:print_suppressions=0:malloc_context_size=8"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
@@ -47,7 +48,7 @@ export PYTHONMALLOC=malloc
 mkdir -p "$work/run"
 cp -r tests "$work/run/tests"
 cd "$work/run"
-"$venv_py" -c "import fastinit._core as c, fastinit; print('sanitized _core:', c.__file__, fastinit.simd_level())"
+LD_PRELOAD="$preload" "$venv_py" -c "import fastinit._core as c, fastinit; print('sanitized _core:', c.__file__, fastinit.simd_level())"
 if [ $# -eq 0 ]; then
   # The whole suite except wall-clock latency checks (Ctrl-C within 2.5 s), which ASan's
   # 2-3x slowdown makes meaningless; the ordinary runs keep them.
@@ -56,7 +57,7 @@ fi
 status=0
 # --capture=sys: pytest captures Python's sys.stdout/stderr only, so a sanitizer report
 # (written by the C runtime to fd 2) reaches the log even when it kills the process.
-"$venv_py" -m pytest --capture=sys "$@" 2>&1 | tee "$work/pytest.log" || status=$?
+LD_PRELOAD="$preload" "$venv_py" -m pytest --capture=sys "$@" 2>&1 | tee "$work/pytest.log" || status=$?
 # UBSan writes to stderr whatever its log_path says (ASan's runtime hosts it): look there too.
 if grep -E "runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer" "$work/pytest.log" \
     > "$reports/from-output.txt"; then
