@@ -175,6 +175,13 @@ def test_huge_page_tasks_at_every_start_within_a_page(dist, dtype):
             fill(dist, view)
             assert_same_bytes(view, ref, 1234, f"{dist} {dtype} start={start} threads={threads}")
             assert (raw[:lo] == 0xA5).all() and (raw[lo + n * dtype.itemsize:] == 0xA5).all()
+    # one row of a sharded 2-D block (not a single global run: the row starts at column 5)
+    shard = {"global_shape": (2, n + 5), "offset": (1, 5)}
+    fastinit.set_num_threads(1)
+    row_ref = fill(dist, np.zeros((1, 2 * n), dtype)[:, ::2], **shard).copy()
+    fastinit.set_num_threads(2)
+    row = raw[aligned + dtype.itemsize:aligned + (n + 1) * dtype.itemsize].view(dtype).reshape(1, n)
+    assert_same_bytes(fill(dist, row, **shard), row_ref, 1234, f"{dist} {dtype} sharded row")
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16], ids=str)

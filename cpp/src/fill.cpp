@@ -181,7 +181,7 @@ void fill(const FillLayout& layout, const StreamId& id, const DistParams& params
   plan.first_task = plan.task_len = kTaskElements;
   const auto address = reinterpret_cast<std::uintptr_t>(layout.data);
   const std::int64_t page_elems = kPageBytes / itemsize;
-  if (plan.rows == 1 && plan.strides[0] == itemsize && address % itemsize == 0 &&
+  if (plan.rows == 1 && plan.strides[row_dim] == itemsize && address % itemsize == 0 &&
       n / page_elems >= kPageTasksPerThread * get_num_threads()) {
     const auto into_page = static_cast<std::int64_t>(address % kPageBytes);
     plan.task_len = page_elems;
