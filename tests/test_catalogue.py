@@ -231,19 +231,33 @@ def test_compute_fans_jax_axis_out_of_range(axes):
         fi.compute_fans((2, 3, 4), "jax", **axes)
 
 
-@pytest.mark.parametrize("axes", [
-    dict(in_axis=-1, out_axis=-1), dict(in_axis=0, out_axis=1, batch_axis=0),
-    dict(in_axis=(0, 1), out_axis=(1, 2)), dict(in_axis=0, out_axis=-3),
+# jax.nn.initializers._compute_fans, worked by hand: receptive field = size / in / out / batch
+@pytest.mark.parametrize("shape, axes, fans", [
+    ((10, 4), dict(in_axis=-2, out_axis=0), (4.0, 4.0)),      # flax.linen.Embed's default init
+    ((3, 4, 5), dict(in_axis=-1, out_axis=-1), (12.0, 12.0)),
+    ((3, 4, 5), dict(in_axis=0, out_axis=1, batch_axis=0), (60 / 3 / 4 / 3 * 3, 60 / 3 / 4 / 3 * 4)),
+    ((3, 4, 5), dict(in_axis=(0, 1), out_axis=(1, 2)), (3.0, 5.0)),
+    ((5,), dict(in_axis=0, out_axis=()), (5, 1)),                 # 1-D with an explicit in_axis
+    ((), dict(in_axis=(), out_axis=()), (1, 1)),
+    ((3, 4, 5), dict(in_axis=1, out_axis=2), (12, 15)),          # distinct: whole numbers, ints
 ])
-def test_compute_fans_jax_axes_must_be_distinct(axes):
-    with pytest.raises(ValueError, match="distinct axes"):
-        fi.compute_fans((3, 4, 5), "jax", **axes)
+def test_compute_fans_jax_is_jax_definition(shape, axes, fans):
+    got = fi.compute_fans(shape, "jax", **axes)
+    assert got == pytest.approx(fans, rel=1e-15)
+    assert all(isinstance(f, int) for f in got) == all(isinstance(f, int) for f in fans)
 
 
 @pytest.mark.parametrize("shape", [(), (5,)])
-def test_compute_fans_jax_needs_two_dims(shape):
+def test_compute_fans_jax_default_in_axis_needs_two_dims(shape):
     with pytest.raises(ValueError, match="at least 2 dimensions"):
         fi.compute_fans(shape, "jax")
+
+
+def test_fractional_jax_fans_reach_the_fill():
+    w = fi.variance_scaling_(np.empty((1000, 400), np.float32), scale=1.0, mode="fan_in",
+                             distribution="untruncated_normal", layout="jax", in_axis=-2,
+                             out_axis=0, seed=3)
+    assert w.std() == pytest.approx(math.sqrt(1 / 400), rel=0.01)   # fan_in = 400
 
 
 @pytest.mark.parametrize("layout", ["pytorch", "tf", "", None, "Torch"])

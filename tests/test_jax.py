@@ -138,6 +138,73 @@ def test_flax_kernel_init():
     assert kernel.shape == (4, 8) and np.abs(kernel).max() <= limit
 
 
+def test_flax_embed_default_init_repeats_an_axis():
+    """flax.linen.Embed's default is variance_scaling(1, "fan_in", "normal", out_axis=0): axis 0
+    is both in_axis (-2) and out_axis, so JAX's fan_in is size / 0-th extent (here 400)."""
+    ours = fj.variance_scaling(1.0, "fan_in", "normal", out_axis=0)
+    theirs = jax.nn.initializers.variance_scaling(1.0, "fan_in", "normal", out_axis=0)
+    a = _sample(ours, (1000, 400)).ravel()
+    b = np.asarray(theirs(jax.random.key(4), (1000, 400), jnp.float32), np.float64).ravel()
+    assert a.std() == pytest.approx(400 ** -0.5, rel=0.01)
+    assert scipy_stats.ks_2samp(a, b).pvalue > 1e-4
+    one_d = fj.variance_scaling(1.0, "fan_in", "normal", in_axis=0, out_axis=())
+    assert _sample(one_d, (5,)).shape == (5,)
+    nn = pytest.importorskip("flax.linen")
+    params = nn.Embed(10, 4, embedding_init=ours).init(jax.random.key(0), jnp.zeros(2, jnp.int32))
+    assert params["params"]["embedding"].shape == (10, 4)
+
+
+def test_vmap_gives_each_key_its_unbatched_values():
+    init = fj.he_normal()
+    keys = jax.random.split(jax.random.key(0), 4)
+    for run in (jax.vmap(lambda k: init(k, (3, 5))), jax.jit(jax.vmap(lambda k: init(k, (3, 5))))):
+        batched = np.asarray(run(keys))
+        assert batched.shape == (4, 3, 5)
+        for i in range(4):
+            assert np.array_equal(batched[i], np.asarray(init(keys[i], (3, 5))))
+
+
+@pytest.mark.parametrize("key, error", [
+    (lambda: jax.random.split(jax.random.key(0), 3), ValueError),      # a batch of typed keys
+    (lambda: jax.random.split(jax.random.PRNGKey(0), 3), ValueError),  # a batch of raw keys
+    (lambda: jnp.array([1.5, 2.5]), TypeError),                         # not key data
+    (lambda: np.array([-1, 2], np.int64), TypeError),
+])
+def test_batched_or_malformed_keys_are_refused_as_jax_refuses_them(key, error):
+    with pytest.raises(error, match="single key|PRNG key data"):
+        fj.he_normal()(key(), (3, 3))
+
+
+def test_constant_zeros_ones_are_jnp_full():
+    key = jax.random.key(0)
+    assert fj.zeros(key, (2, 3), jnp.int32).dtype == jnp.int32
+    assert np.array_equal(np.asarray(fj.constant(jnp.arange(4.0))(key, (3, 4)))[2], np.arange(4.0))
+    assert fj.constant(2)(key, (2,), jnp.complex64).dtype == jnp.complex64
+    assert fj.ones(key, (2,), jnp.bool_).all()
+
+
+X64 = textwrap.dedent(
+    """
+    import jax, jax.numpy as jnp
+    import fastinit.jax as fj
+    k = jax.random.key(0)
+    dtypes = {fj.he_normal()(k, (4, 4)).dtype, fj.orthogonal()(k, (4, 4)).dtype,
+              fj.zeros(k, (2,)).dtype, fj.constant(1.5)(k, (2,)).dtype}
+    assert dtypes == {jnp.dtype(jnp.float64)}, dtypes
+    assert jax.jit(lambda k: fj.he_normal()(k, (4, 4)))(k).dtype == jnp.float64
+    print("ok")
+    """
+)
+
+
+def test_default_dtype_follows_jax_enable_x64():
+    env = dict(os.environ, JAX_ENABLE_X64="1", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", X64], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert fj.he_normal()(jax.random.key(0), (2, 2)).dtype == jnp.float32  # x64 off here
+
+
 SHARDED = textwrap.dedent(
     """
     import numpy as np, jax, jax.numpy as jnp

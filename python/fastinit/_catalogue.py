@@ -78,7 +78,9 @@ def compute_fans(shape, layout="torch", in_axis=-2, out_axis=-1, batch_axis=()):
     - ``'torch'``: ``(out, in, *kernel)``; fewer than 2 dims is an error.
     - ``'keras'``: ``(*kernel, in, out)``; 1-D gives fan_in = fan_out = n, 0-D gives 1.
     - ``'jax'``: ``in_axis``/``out_axis``/``batch_axis`` (ints or sequences of ints);
-      receptive field = size / in / out / batch.
+      receptive field = size / in / out / batch, as ``jax.nn.initializers`` computes it:
+      axes may repeat (the fans are then fractional), and fewer than 2 dims is an error only
+      with the default ``in_axis=-2``.
     """
     shape = tuple(operator.index(s) for s in shape)
     if any(s < 0 for s in shape):
@@ -99,26 +101,24 @@ def compute_fans(shape, layout="torch", in_axis=-2, out_axis=-1, batch_axis=()):
         rf = math.prod(shape[:-2])
         return shape[-2] * rf, shape[-1] * rf
     if layout == "jax":
-        if len(shape) < 2:
+        # jax.nn.initializers' definition: only the default in_axis needs 2 dims, and axes may
+        # repeat (flax.linen.Embed's default init names axis 0 as in_axis and out_axis), so
+        # the receptive field size / in / out / batch can be fractional.
+        if isinstance(in_axis, (int, np.integer)) and in_axis == -2 and len(shape) <= 1:
             raise ValueError(
-                f"layout='jax' needs at least 2 dimensions (shape {shape}); pass the fans explicitly"
+                f"layout='jax' needs at least 2 dimensions with the default in_axis=-2 (shape "
+                f"{shape}); pass in_axis/out_axis or the fans explicitly"
             )
-        ins = _axes(in_axis, len(shape), "in_axis")
-        outs = _axes(out_axis, len(shape), "out_axis")
-        batch = _axes(batch_axis, len(shape), "batch_axis")
-        named = ins + outs + batch
-        if len(set(named)) != len(named):
-            raise ValueError(
-                f"in_axis={in_axis}, out_axis={out_axis} and batch_axis={batch_axis} must name "
-                f"distinct axes of the {len(shape)}-D shape {shape}"
-            )
-        in_size = math.prod(shape[a] for a in ins)
-        out_size = math.prod(shape[a] for a in outs)
-        batch_size = math.prod(shape[a] for a in batch)
+        in_size = math.prod(shape[a] for a in _axes(in_axis, len(shape), "in_axis"))
+        out_size = math.prod(shape[a] for a in _axes(out_axis, len(shape), "out_axis"))
+        batch_size = math.prod(shape[a] for a in _axes(batch_axis, len(shape), "batch_axis"))
         size = math.prod(shape)
-        if in_size * out_size * batch_size == 0:
+        named = in_size * out_size * batch_size
+        if named == 0:
             return 0, 0
-        rf = size // in_size // out_size // batch_size
+        if size % named == 0:
+            return in_size * (size // named), out_size * (size // named)
+        rf = size / in_size / out_size / batch_size  # JAX's order of operations
         return in_size * rf, out_size * rf
     raise ValueError(f"unknown layout {layout!r}; valid choices are {', '.join(LAYOUTS)}")
 
@@ -129,6 +129,11 @@ def _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_sh
 
     ``min_fan=0`` (variance_scaling_ with clamp_fan=True) lets a zero fan through, to be
     clamped to 1 as Keras does."""
+    # Given fans must be ints; computed ones are ints too except layout='jax' with repeated
+    # axes, whose fans JAX itself makes fractional.
+    for name, fan in (("fan_in", fan_in), ("fan_out", fan_out)):
+        if fan is not None and (isinstance(fan, bool) or not isinstance(fan, (int, np.integer))):
+            raise TypeError(f"{name} must be an int, got {type(fan).__name__}")
     if (fan_in is None and "in" in need) or (fan_out is None and "out" in need):
         shape = arr.shape if global_shape is None else tuple(global_shape)
         fi, fo = compute_fans(shape, layout, in_axis, out_axis, batch_axis)
@@ -137,9 +142,7 @@ def _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_sh
     for name, fan in (("fan_in", fan_in), ("fan_out", fan_out)):
         if fan is None:
             continue
-        if isinstance(fan, bool) or not isinstance(fan, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {type(fan).__name__}")
-        if fan < min_fan:
+        if (fan < 0) if min_fan == 0 else (fan <= 0):  # == fan < min_fan for int fans
             if min_fan == 0:
                 raise ValueError(f"{name} must be >= 0, got {fan}")
             raise ValueError(

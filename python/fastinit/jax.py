@@ -12,11 +12,14 @@ new keys, hence new seeds.
 Sharding (issue 7): with ``out_sharding=`` a ``jax.sharding.Sharding``, each device's block is
 filled independently through ``jax.make_array_from_callback`` with fastinit's
 ``global_shape``/``offset``, and the result equals the unsharded array bit for bit. Under
-``jax.jit`` (a traced key) the fill runs on the host through ``jax.pure_callback``.
+``jax.jit`` (a traced key) the fill runs on the host through ``jax.pure_callback``; under
+``jax.vmap`` once per key. ``constant``/``zeros``/``ones`` are ``jnp.full``, as in JAX.
+docs/frameworks.md lists where this differs from ``jax.nn.initializers``.
 """
 
 from __future__ import annotations
 
+import inspect
 
 import numpy as np
 
@@ -43,11 +46,7 @@ _STREAM_MASK = (1 << 48) - 1
 
 def key_to_stream(key) -> tuple[int, int]:
     """(seed, stream) for a concrete JAX PRNG key (new-style typed or raw uint32 words)."""
-    if jnp.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key):
-        words = np.asarray(jax.random.key_data(key))
-    else:
-        words = np.asarray(key)
-    return _words_to_stream(words)
+    return _words_to_stream(np.asarray(_key_words(key)))
 
 
 def _words_to_stream(words) -> tuple[int, int]:
@@ -60,21 +59,57 @@ def _words_to_stream(words) -> tuple[int, int]:
 
 
 def _key_words(key):
+    """The raw uint32 words of one key; a batch of keys is refused as JAX refuses it (each
+    initializer draws from one key: jax.vmap maps it over a batch)."""
     if jnp.issubdtype(getattr(key, "dtype", None), jax.dtypes.prng_key):
+        if key.shape != ():
+            raise ValueError(
+                f"fastinit.jax initializers accept a single key, but were given a key array of "
+                f"shape {key.shape} != (). Use jax.vmap for batching."
+            )
         return jax.random.key_data(key)
+    if not hasattr(key, "dtype"):
+        key = np.asarray(key)
+    if key.dtype != np.uint32:
+        raise TypeError(
+            f"invalid PRNG key data: expected a typed key (jax.random.key) or uint32 words "
+            f"(jax.random.PRNGKey), got dtype={key.dtype}"
+        )
+    if key.ndim != 1 or key.shape[0] not in (2, 4):
+        raise ValueError(
+            f"fastinit.jax initializers accept a single key (2 or 4 uint32 words), but were "
+            f"given raw key data of shape {key.shape}. Use jax.vmap for batching."
+        )
     return key
 
 
+def _default_float():
+    """JAX's default float dtype: float64 with jax_enable_x64, else float32."""
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
+
+
+_FLOATS = (jnp.float32, jnp.float64, jnp.float16, jnp.bfloat16)
+
+
 def _np_dtype(dtype):
-    dtype = jnp.dtype(jnp.float32 if dtype is None else dtype)
-    if dtype not in (jnp.float32, jnp.float64, jnp.float16, jnp.bfloat16):
-        raise TypeError(f"fastinit.jax fills float32, float64, float16 or bfloat16, not {dtype}")
+    dtype = jnp.dtype(_default_float() if dtype is None else dtype)
+    if dtype not in _FLOATS:
+        raise TypeError(
+            f"fastinit.jax's random initializers fill float32, float64, float16 or bfloat16 "
+            f"arrays, not {dtype} (complex weights: use jax.nn.initializers)"
+        )
     if dtype == jnp.float64 and not jax.config.jax_enable_x64:
         dtype = jnp.dtype(jnp.float32)  # as JAX itself does without x64
     return dtype  # jnp.bfloat16 is ml_dtypes.bfloat16, which NumPy and fastinit understand
 
 
-def _initializer(fill, *, sharded_ok=True, default_dtype=None):
+# jax.pure_callback refuses jax.vmap unless told how to batch (vmap_method, JAX >= 0.4.34);
+# older releases looped over the batch by default.
+_VMAP_SEQUENTIAL = ({"vmap_method": "sequential"}
+                    if "vmap_method" in inspect.signature(jax.pure_callback).parameters else {})
+
+
+def _initializer(fill, *, default_dtype=None):
     """Wraps ``fill(block, seed, stream, global_shape, offset)`` (NumPy, in place) as a JAX init."""
 
     def init(key, shape, dtype=default_dtype, out_sharding=None):
@@ -91,7 +126,10 @@ def _initializer(fill, *, sharded_ok=True, default_dtype=None):
         if isinstance(words, jax.core.Tracer):
             if out_sharding is not None:
                 raise NotImplementedError("out_sharding= under jax.jit: call the initializer outside jit")
-            return jax.pure_callback(host, jax.ShapeDtypeStruct(shape, np_dtype), words)
+            # "sequential": under jax.vmap each key of the batch gets its own host call, so
+            # each mapped element is what the same key gives unbatched.
+            return jax.pure_callback(host, jax.ShapeDtypeStruct(shape, np_dtype), words,
+                                     **_VMAP_SEQUENTIAL)
         words = np.asarray(words)
         if out_sharding is None:
             return jnp.asarray(host(words))
@@ -111,18 +149,22 @@ def _kw(global_shape, offset):
 
 
 def constant(value, dtype=None):
-    """JAX ``constant(value)``."""
-    value = float(value)
-    return _initializer(lambda a, s, st, g, o: _fills.constant_(a, value, **_kw(g, o)),
-                        default_dtype=dtype)
+    """JAX ``constant(value)``: ``jnp.full`` as in JAX (any dtype, array values broadcast; a
+    constant has no stream to take from fastinit)."""
+
+    def init(key, shape, dtype=dtype, out_sharding=None):
+        dtype = _default_float() if dtype is None else dtype
+        return jnp.full(shape, value, dtype=dtype, device=out_sharding)
+
+    return init
 
 
 def zeros(key, shape, dtype=None, out_sharding=None):
-    return constant(0.0)(key, shape, dtype, out_sharding)
+    return constant(0)(key, shape, dtype, out_sharding)
 
 
 def ones(key, shape, dtype=None, out_sharding=None):
-    return constant(1.0)(key, shape, dtype, out_sharding)
+    return constant(1)(key, shape, dtype, out_sharding)
 
 
 def uniform(scale=1e-2, dtype=None):
@@ -173,10 +215,9 @@ def variance_scaling(scale, mode, distribution, in_axis=-2, out_axis=-1, batch_a
     scale = float(scale)
 
     def fill(a, s, st, g, o):
-        fan_in, fan_out = _catalogue.compute_fans(g if g is not None else a.shape, "jax",
-                                                  in_axis, out_axis, batch_axis)
-        return _catalogue.variance_scaling_(a, fan_in, fan_out, scale=scale, mode=mode,
-                                            distribution=ours, seed=s, stream=st, **_kw(g, o))
+        return _catalogue.variance_scaling_(a, scale=scale, mode=mode, distribution=ours,
+                                            layout="jax", in_axis=in_axis, out_axis=out_axis,
+                                            batch_axis=batch_axis, seed=s, stream=st, **_kw(g, o))
 
     return _initializer(fill, default_dtype=dtype)
 
