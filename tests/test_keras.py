@@ -1,7 +1,10 @@
 """fastinit.keras: keras.initializers names, arguments, configs and semantics (torch backend)."""
 
+import importlib.util
 import inspect
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -128,3 +131,39 @@ def test_in_a_keras_layer():
     config = keras.layers.serialize(layer)
     rebuilt = keras.layers.deserialize(config)
     assert type(rebuilt.kernel_initializer) is fk.HeUniform
+
+
+def test_every_keras_initializer_name_is_here():
+    """keras.initializers' classes and their aliases (lowercase, *Initializer), same mapping."""
+    public = [n for n in dir(keras.initializers) if not n.startswith("_")]
+    missing = [n for n in public if n not in ("Initializer", "get", "serialize", "deserialize")
+               and not hasattr(fk, n)]
+    assert not missing
+    for name in public:
+        theirs = getattr(keras.initializers, name)
+        if isinstance(theirs, type) and hasattr(fk, name):
+            assert getattr(fk, name).__name__ == theirs.__name__, name   # alias -> same class
+
+
+def test_constant_zeros_ones_are_keras_own():
+    """No stream in a constant: any dtype, tensor or NumPy values, Keras's config handling."""
+    import json
+
+    assert json.loads(json.dumps(fk.Constant(np.float32(0.5)).get_config())) == {"value": 0.5}
+    saved = keras.saving.serialize_keras_object(fk.Constant(keras.ops.convert_to_tensor(0.25)))
+    restored = keras.saving.deserialize_keras_object(saved)
+    assert type(restored) is fk.Constant and np.all(values(restored, (3,)) == 0.25)
+    assert keras.backend.standardize_dtype(fk.Zeros()((2, 2), dtype="int32").dtype) == "int32"
+    assert keras.ops.convert_to_numpy(fk.Ones()((3,), dtype="bool")).all()
+
+
+def test_import_error_names_the_extra_or_the_backend():
+    missing = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.modules['keras'] = None; import fastinit.keras"],
+        capture_output=True, text=True, timeout=120)
+    assert "pip install fastinit[keras]" in missing.stderr, missing.stderr[-2000:]
+    if importlib.util.find_spec("tensorflow") is None:
+        no_backend = subprocess.run([sys.executable, "-c", "import fastinit.keras"],
+                                    env=dict(os.environ, KERAS_BACKEND="tensorflow"),
+                                    capture_output=True, text=True, timeout=120)
+        assert "KERAS_BACKEND" in no_backend.stderr, no_backend.stderr[-2000:]

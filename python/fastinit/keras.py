@@ -8,8 +8,8 @@ serializable under the package name ``fastinit``. Works with every Keras backend
 Seeds, as in Keras: an integer seed gives the same values on every call; ``seed=None`` draws a
 seed once, when the initializer is created, from Python's ``random`` (which
 ``keras.utils.set_random_seed`` seeds), so an unseeded initializer also repeats itself; a
-``keras.random.SeedGenerator`` gives new values on every call (its next state's two words
-become fastinit's seed, as in fastinit.jax). The values are fastinit's stream, not Keras's:
+``keras.random.SeedGenerator`` gives new values on every call (the two words its
+``next()`` returns become fastinit's seed, as in fastinit.jax). The values are fastinit's stream, not Keras's:
 the distributions match, the bytes do not.
 """
 
@@ -23,9 +23,16 @@ import numpy as np
 try:
     import keras
 except ImportError as exc:  # pragma: no cover - exercised only without keras
+    if exc.name == "keras":
+        raise ImportError(
+            f"fastinit.keras needs Keras 3, which is not installed ({exc}). Install it with "
+            "`pip install fastinit[keras]` (or `pip install keras`), plus a backend: torch, "
+            "jax or tensorflow."
+        ) from exc
     raise ImportError(
-        f"fastinit.keras needs Keras 3, which is not installed ({exc}). Install it with "
-        "`pip install keras` (and a backend: torch, jax or tensorflow)."
+        f"fastinit.keras: Keras is installed but failed to import ({exc}); usually its "
+        "backend is missing: install it, or pick an installed one with KERAS_BACKEND=torch "
+        "or KERAS_BACKEND=jax."
     ) from exc
 
 from . import _catalogue, _fills
@@ -49,9 +56,10 @@ def _dtype(dtype):
 
 def _to_tensor(arr, dtype_name):
     if dtype_name == "bfloat16" and keras.backend.backend() == "torch":
-        import torch  # torch cannot wrap ml_dtypes' bfloat16: share the bits
+        import torch  # torch cannot wrap ml_dtypes' bfloat16: pass the bits as int16
 
-        return torch.from_numpy(arr.view(np.uint16)).view(torch.bfloat16).clone()
+        bits = keras.ops.convert_to_tensor(arr.view(np.int16), dtype="int16")  # Keras's device
+        return bits.view(torch.bfloat16)
     return keras.ops.convert_to_tensor(arr, dtype=dtype_name)
 
 
@@ -101,28 +109,21 @@ class _Random(_Fastinit):
         return {"seed": keras.saving.serialize_keras_object(self._init_seed)}
 
 
+# A constant has no stream: Keras's own classes (any dtype, tensor and array values, their
+# config serialisation), registered under fastinit's name so saved configs keep working.
 @_register
-class Constant(_Fastinit):
-    def __init__(self, value=0.0):
-        self.value = value
-
-    def _fill(self, arr, seed, stream):
-        _fills.constant_(arr, float(self.value))
-
-    def get_config(self):
-        return {"value": self.value}
+class Constant(keras.initializers.Constant):
+    pass
 
 
 @_register
-class Zeros(_Fastinit):
-    def _fill(self, arr, seed, stream):
-        _fills.zeros_(arr)
+class Zeros(keras.initializers.Zeros):
+    pass
 
 
 @_register
-class Ones(_Fastinit):
-    def _fill(self, arr, seed, stream):
-        _fills.ones_(arr)
+class Ones(keras.initializers.Ones):
+    pass
 
 
 @_register
@@ -273,3 +274,23 @@ class Identity(_Fastinit):
 
     def get_config(self):
         return {"gain": self.gain}
+
+
+# keras.initializers' other names for the same classes.
+IdentityInitializer = Identity
+OrthogonalInitializer = Orthogonal
+constant, zeros, ones = Constant, Zeros, Ones
+random_uniform, random_normal, truncated_normal = RandomUniform, RandomNormal, TruncatedNormal
+variance_scaling = VarianceScaling
+glorot_uniform, glorot_normal = GlorotUniform, GlorotNormal
+lecun_uniform, lecun_normal = LecunUniform, LecunNormal
+he_uniform, he_normal = HeUniform, HeNormal
+orthogonal, identity = Orthogonal, Identity
+__all__ += ["IdentityInitializer", "OrthogonalInitializer", "constant", "zeros", "ones",
+            "random_uniform", "random_normal", "truncated_normal", "variance_scaling",
+            "glorot_uniform", "glorot_normal", "lecun_uniform", "lecun_normal", "he_uniform",
+            "he_normal", "orthogonal", "identity"]
+# Deterministic (a Fourier basis, no random stream): Keras's own, where this Keras has it.
+if hasattr(keras.initializers, "STFT"):
+    STFT = STFTInitializer = stft = keras.initializers.STFT
+    __all__ += ["STFT", "STFTInitializer", "stft"]
