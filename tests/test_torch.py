@@ -622,3 +622,84 @@ def test_empty_tensors_draw_nothing():
     ft.normal_(torch.empty(0))
     ft.trunc_normal_(torch.empty(2, 0))
     assert torch.equal(torch.get_rng_state(), state)
+
+
+# ---- tensors PyTorch treats specially (found by a review) -------------------------------------
+def test_functionalized_tensors_are_filled_by_pytorch():
+    """Under torch.func.functionalize .numpy() is not the tensor's data: PyTorch fills it."""
+    run = torch.func.functionalize(lambda x: ft.uniform_(x.clone(), 1.0, 2.0))
+    out = run(torch.zeros(64))
+    assert ((out >= 1.0) & (out < 2.0)).all()
+    with pytest.raises(TypeError, match="fastinit.Generator cannot fill"):
+        torch.func.functionalize(
+            lambda x: ft.uniform_(x.clone(), generator=fastinit.Generator(0)))(torch.zeros(4))
+
+
+def test_inference_tensors_follow_inference_mode():
+    with torch.inference_mode():
+        t = torch.zeros(4, 5)
+    for kw in ({}, {"generator": fastinit.Generator(0)}):
+        with pytest.raises(RuntimeError, match="inference tensor"):  # (PyTorch has written
+            ft.uniform_(t, **kw)                                       # it by then, too)
+    with torch.inference_mode():
+        ft.uniform_(t, generator=fastinit.Generator(0))
+    assert t.all()
+
+
+def test_fastinit_generator_on_views_not_written_in_place():
+    with pytest.raises(RuntimeError, match="single memory location"):  # PyTorch's own error
+        ft.uniform_(torch.empty(1, 5).expand(4, 5), generator=fastinit.Generator(0))
+    # no two elements share memory, but the conservative overlap rule sends it to the host path
+    view = torch.zeros(11).as_strided((3, 3), (2, 3))
+    ft.uniform_(view, generator=fastinit.Generator(5))
+    ref = ft.uniform_(torch.empty(3, 3), generator=fastinit.Generator(5))
+    assert torch.equal(view, ref)
+
+
+def test_sparse_on_an_empty_tensor_still_checks_its_arguments():
+    with pytest.raises(TypeError):
+        ft.sparse_(torch.empty(0, 5), "a")
+    with pytest.raises(TypeError):
+        ft.sparse_(torch.empty(0, 3), 0.5, generator=42)
+    assert ft.sparse_(torch.empty(0, 3), 0.5, generator=fastinit.Generator(1)).shape == (0, 3)
+
+
+def test_trunc_normal_warns_once_before_refusing_a_bad_generator():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(TypeError):
+            ft.trunc_normal_(torch.empty(3), 10.0, 1.0, -1.0, 1.0, generator=42)
+    assert len(caught) == 1
+
+
+def test_a_failed_patch_leaves_nothing_patched(monkeypatch):
+    def boom():
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ft, "_install", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        with ft.patched():
+            pass
+    monkeypatch.undo()
+    with ft.patched():
+        assert ft.is_patched()
+    assert not ft.is_patched()
+
+
+PRISTINE = """
+import torch, torch.nn.init as I
+original = I.zeros_
+I.zeros_ = lambda t: t          # a "skip init" context active when fastinit.torch is imported
+import fastinit.torch as ft
+I.zeros_ = original
+t = torch.ones(3)
+ft.zeros_(t)
+assert not t.any(), t
+print("ok")
+"""
+
+
+def test_pytorch_functions_are_captured_even_if_replaced_at_import():
+    out = subprocess.run([sys.executable, "-c", PRISTINE], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -23,6 +23,7 @@ docs/frameworks.md.
 
 import contextlib
 import functools
+import importlib.util
 import math
 import sys
 import threading
@@ -115,13 +116,31 @@ else:  # pragma: no cover - Python 3.9
 _FanMode = Literal["fan_in", "fan_out"]
 
 _init = torch.nn.init
-# PyTorch's own functions, captured before anyone can patch them: the fallback for tensors
-# and arguments fastinit does not handle itself.
-_TORCH = {name: getattr(_init, name) for name in (
+
+
+def _pristine_torch_init(names):
+    """PyTorch's own functions: the fallback for tensors and arguments fastinit does not handle
+    itself. Normally torch.nn.init's attributes; if something had already replaced one when
+    this module was imported (a "skip init" context, say), a fresh copy of torch/nn/init.py
+    supplies the original, so the fallbacks never inherit someone else's patch."""
+    found = {name: getattr(_init, name) for name in names}
+    if all(getattr(f, "__module__", None) == _init.__name__ and f.__name__ == name
+           for name, f in found.items()):
+        return found
+    spec = importlib.util.spec_from_file_location("fastinit._pristine_torch_nn_init",
+                                                  _init.__file__)
+    if spec is None or spec.loader is None:  # pragma: no cover - torch without source files
+        return found
+    copy = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(copy)
+    return {name: getattr(copy, name) for name in names}
+
+
+_TORCH = _pristine_torch_init((
     "calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_",
     "eye_", "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
     "kaiming_normal_", "orthogonal_", "sparse_",
-)}
+))
 
 _Tensor = torch.Tensor
 _Parameter = torch.nn.Parameter
@@ -168,6 +187,10 @@ def _target(tensor):
     code = _CODES.get(tensor.dtype)
     if code is None or not tensor.is_cpu:
         return None
+    if tensor.is_inference() and not torch.is_inference_mode_enabled():
+        return None  # PyTorch refuses to write it: its own function raises the error
+    if _is_functional(tensor):
+        return None  # torch.func.functionalize: .numpy() would not be the tensor's data
     try:
         t = tensor.detach() if tensor.requires_grad else tensor
         arr = (t.view(torch.int16) if code == BFLOAT16 else t).numpy()
@@ -179,6 +202,7 @@ def _target(tensor):
 
 
 _NO_SHARD = (None, None)
+_is_functional = getattr(torch, "_is_functional_tensor", lambda tensor: False)
 
 
 def _is_dtensor(tensor):
@@ -219,6 +243,11 @@ def _is_cpu(tensor):
     return tensor.is_cpu
 
 
+def _valid_generator(generator):
+    return (generator is None or isinstance(generator, _TorchGenerator)
+            or _is_fastinit_generator(generator))
+
+
 def _is_fastinit_generator(generator):
     return (generator is not None and not isinstance(generator, _TorchGenerator)
             and getattr(generator, "take_stream", None) is not None)
@@ -228,23 +257,33 @@ def _delegate(name, ours, tensor, args, generator, why=None):
     """Hands a call fastinit does not fill itself to PyTorch's own function.
 
     A ``fastinit.Generator`` cannot drive PyTorch's sampler: meta tensors stay a no-op,
-    tensors on other devices (or subclasses) are filled on the host and copied over, and on a
-    plain CPU tensor the dtype or the arguments are the problem, which is an error.
+    arguments fastinit refuses and dtypes/layouts it does not fill are errors, and every other
+    tensor (other devices, subclasses, functionalized or inference tensors, views fastinit
+    does not write in place) is filled on the host and copied over, so ``copy_`` raises
+    PyTorch's own error where the tensor cannot be written (an expanded view, an inference
+    tensor outside inference mode).
     """
     torch_fn = _TORCH[name]
     if not _is_fastinit_generator(generator):
         return torch_fn(tensor, *args, generator=generator)
     if tensor.is_meta:
         return torch_fn(tensor, *args)
-    if _plain(tensor) and _is_cpu(tensor):
-        if why is not None:
-            raise ValueError(f"{name}: {why}") from None
+    if why is not None:
+        raise ValueError(f"{name}: {why}") from None
+    if _plain(tensor) and _is_cpu(tensor) and not (
+            tensor.dtype in _CODES and tensor.layout == torch.strided):
         raise TypeError(
             f"{name}: fastinit fills float32, float64, float16 and bfloat16 strided tensors, "
             f"got {tensor.dtype} (layout {tensor.layout}); pass a torch.Generator or no "
             "generator to use PyTorch's own sampler"
         )
     host = torch.empty(tuple(tensor.shape), dtype=tensor.dtype, device="cpu")
+    if _target(host) is None:  # e.g. under torch.func.functionalize, which wraps host too
+        raise TypeError(
+            f"{name}: a fastinit.Generator cannot fill this tensor ({type(tensor).__name__}, "
+            f"{tensor.dtype}, under a transform that wraps new tensors); pass a "
+            "torch.Generator or no generator to use PyTorch's own sampler"
+        )
     ours(host, *args, generator=generator)
     with torch.no_grad():
         tensor.copy_(host)
@@ -442,6 +481,8 @@ def trunc_normal_(
     """N(mean, std**2) restricted to [a, b] (absolute bounds), exact rejection sampling from
     fastinit's stream (``torch.nn.init.trunc_normal_``'s drop-in)."""
     def plan_for(code):
+        if not _valid_generator(generator):  # PyTorch raises (after its own warning)
+            raise _Unsupported("generator")
         plan = _trunc_plan(mean, std, a, b, code)
         if (mean < a - 2 * std) or (mean > b + 2 * std):  # torch's warning, when we fill
             warnings.warn(
@@ -589,8 +630,8 @@ def sparse_(
     tgt = _target(tensor)
     if tgt is None:
         return _delegate("sparse_", sparse_, tensor, (sparsity, std), generator)
-    if tensor.numel() == 0:
-        return tensor
+    if tensor.numel() == 0 and not _is_fastinit_generator(generator):
+        return _TORCH["sparse_"](tensor, sparsity, std, generator=generator)  # checks, draws nothing
     try:
         s = _real(sparsity)
         sd = _real(std)
@@ -598,6 +639,8 @@ def sparse_(
             raise _Unsupported(f"needs 0 <= sparsity <= 1 and a finite std >= 0, got {s}, {sd}")
     except _Unsupported as why:
         return _delegate("sparse_", sparse_, tensor, (sparsity, std), generator, why)
+    if tensor.numel() == 0:
+        return tensor
     ids = _draw(generator)
     if ids is None:
         return _delegate("sparse_", sparse_, tensor, (sparsity, std), generator)
@@ -727,9 +770,9 @@ def patched():
     Nests: only the outermost block restores, and a block opened while :func:`patch` is in
     force leaves it in force."""
     with _state.lock:
-        _state.depth += 1
         if _state.records is None:
             _install()
+        _state.depth += 1  # after _install: a failed install leaves nothing open
     try:
         yield
     finally:
