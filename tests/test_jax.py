@@ -203,6 +203,8 @@ def test_default_dtype_follows_jax_enable_x64():
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     assert fj.he_normal()(jax.random.key(0), (2, 2)).dtype == jnp.float32  # x64 off here
+    with pytest.warns(UserWarning, match="float64 is not available"):      # as JAX warns
+        assert fj.he_normal()(jax.random.key(0), (2, 2), jnp.float64).dtype == jnp.float32
 
 
 SHARDED = textwrap.dedent(

@@ -167,3 +167,9 @@ def test_import_error_names_the_extra_or_the_backend():
                                     env=dict(os.environ, KERAS_BACKEND="tensorflow"),
                                     capture_output=True, text=True, timeout=120)
         assert "KERAS_BACKEND" in no_backend.stderr, no_backend.stderr[-2000:]
+
+
+def test_keras_argument_leniency_is_kept():
+    assert values(fk.RandomUniform(seed=True), (4,)).shape == (4,)   # Keras: bool is an int
+    x = values(fk.RandomUniform(1.0, 0.0, seed=1), (10000,))         # Keras: reversed bounds
+    assert x.min() >= 0.0 and x.max() <= 1.0 and abs(x.mean() - 0.5) < 0.02

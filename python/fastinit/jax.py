@@ -20,6 +20,7 @@ docs/frameworks.md lists where this differs from ``jax.nn.initializers``.
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import numpy as np
 
@@ -99,7 +100,11 @@ def _np_dtype(dtype):
             f"arrays, not {dtype} (complex weights: use jax.nn.initializers)"
         )
     if dtype == jnp.float64 and not jax.config.jax_enable_x64:
-        dtype = jnp.dtype(jnp.float32)  # as JAX itself does without x64
+        warnings.warn(  # JAX's own warning, for the same truncation
+            "Explicitly requested dtype float64 is not available, and will be truncated to "
+            "dtype float32. To enable more dtypes, set the jax_enable_x64 configuration option "
+            "or the JAX_ENABLE_X64 shell environment variable.", stacklevel=3)
+        dtype = jnp.dtype(jnp.float32)
     return dtype  # jnp.bfloat16 is ml_dtypes.bfloat16, which NumPy and fastinit understand
 
 

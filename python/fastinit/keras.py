@@ -92,7 +92,7 @@ class _Random(_Fastinit):
             seed = _pyrandom.randint(1, int(1e9))  # once per instance, as Keras's default seed
         elif isinstance(seed, dict):
             seed = keras.saving.deserialize_keras_object(seed)
-        elif isinstance(seed, bool) or not isinstance(seed, (int, keras.random.SeedGenerator)):
+        elif not isinstance(seed, (int, keras.random.SeedGenerator)):  # bool is an int, as in Keras
             raise ValueError(
                 "`seed` argument should be an instance of `keras.random.SeedGenerator()` or an "
                 f"integer. Received: seed={seed}"
@@ -133,7 +133,9 @@ class RandomUniform(_Random):
         super().__init__(seed=seed)
 
     def _fill(self, arr, seed, stream):
-        _fills.uniform_(arr, self.minval, self.maxval, seed=seed, stream=stream)
+        # Keras computes minval + (maxval - minval) * U[0, 1), so minval > maxval is allowed
+        lo, hi = sorted((self.minval, self.maxval))
+        _fills.uniform_(arr, lo, hi, seed=seed, stream=stream)
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
