@@ -453,6 +453,19 @@ def test_generator_takes_consecutive_streams():
                       fastinit.normal_(np.empty(50, np.float32), seed=99, stream=5), 99)
 
 
+def test_generator_pickles_and_copies_with_its_state():
+    import copy
+    import pickle
+
+    g = fastinit.Generator(7, stream=3)
+    fastinit.uniform_(np.empty(4, np.float32), generator=g)
+    for clone in (pickle.loads(pickle.dumps(g)), copy.copy(g), copy.deepcopy(g)):
+        assert type(clone) is fastinit.Generator and clone.get_state() == (7, 4)
+        a = fastinit.normal_(np.empty(50, np.float32), generator=clone)
+        assert_same_bytes(a, fastinit.normal_(np.empty(50, np.float32), seed=7, stream=4), 7)
+        assert g.next_stream == 4  # the original does not move with its copy
+
+
 def test_manual_seed_resets_the_default_generator():
     saved = fastinit.default_generator.get_state()
     try:

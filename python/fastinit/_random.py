@@ -62,7 +62,13 @@ class Generator:
             return self._seed, stream
 
     def get_state(self) -> tuple[int, int]:
-        return self._seed, self._counter
+        with self._lock:
+            return self._seed, self._counter
+
+    def __reduce__(self):
+        # pickle, copy.copy and copy.deepcopy (a lock cannot be pickled): the copy starts at
+        # the same (seed, next stream) and advances independently, as a NumPy Generator's does.
+        return (Generator, self.get_state())
 
     def set_state(self, state: tuple[int, int]) -> None:
         seed, stream = state
