@@ -442,3 +442,18 @@ def test_cli_report(tmp_path, capsys, monkeypatch):
     assert "symmetric" in out and "all-zero" in out
     assert cli.main(["report", "my_models"]) == 2
     assert cli.main(["report", "my_models:missing"]) == 2
+    assert cli.main(["report", "no_such_module_here:f"]) == 2      # a message, not a traceback
+    assert "no module named 'no_such_module_here'" in capsys.readouterr().err
+    (tmp_path / "broken_models.py").write_text("import no_such_dependency\n")
+    with pytest.raises(ModuleNotFoundError):     # an import inside the user's module: theirs
+        cli.main(["report", "broken_models:f"])
+
+
+@pytest.mark.parametrize("argv", [["-n", "0"], ["-n", "-5"], ["-n", "1.5"], ["-n", "x"],
+                                  ["--threads", "0"], ["--repeat", "0"],
+                                  ["--peer-budget", "-1"], ["--peer-budget", "nan"]])
+def test_cli_bench_refuses_bad_numbers_with_a_usage_error(argv, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["bench", *argv])
+    assert exit_.value.code == 2
+    assert "error: argument" in capsys.readouterr().err

@@ -4,6 +4,7 @@ measured in this one run."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 import time
@@ -16,21 +17,41 @@ OPERATIONS = ("uniform", "normal", "trunc_normal", "xavier_uniform", "kaiming_no
 DEFAULT_N = 10**9
 
 
+def _at_least(minimum, kind=int):
+    """argparse type: a number >= minimum (counts given as 1e8 are accepted when whole)."""
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if kind is int:
+            if not value.is_integer():
+                raise argparse.ArgumentTypeError(f"must be a whole number, got {text}")
+            value = int(value)
+        if not value >= minimum:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {text}")
+        return value
+
+    return parse
+
+
 def add_parser(sub):
     p = sub.add_parser("bench", help="fastinit vs NumPy/PyTorch on one large buffer",
                        description=__doc__)
-    p.add_argument("-n", "--size", type=float, default=DEFAULT_N,
+    p.add_argument("-n", "--size", type=_at_least(1), default=DEFAULT_N,
                    help="elements in the buffer (default 1e9: 4 GB of float32)")
     p.add_argument("--dtype", default="float32",
                    choices=("float32", "float64", "float16", "bfloat16"))
-    p.add_argument("--threads", type=int, default=None,
+    p.add_argument("--threads", type=_at_least(1), default=None,
                    help="fastinit threads (default: all CPUs this process may use)")
     p.add_argument("--ops", default=",".join(OPERATIONS[:3]),
                    help=f"comma-separated, from: {', '.join(OPERATIONS)}")
-    p.add_argument("--repeat", type=int, default=3, help="best of this many runs (default 3)")
+    p.add_argument("--repeat", type=_at_least(1), default=3,
+                   help="best of this many runs (default 3)")
     p.add_argument("--peers", default="numpy,torch",
                    help="comparisons to run: numpy, torch (skipped when not installed), none")
-    p.add_argument("--peer-budget", type=float, default=30.0,
+    p.add_argument("--peer-budget", type=_at_least(0.0, float), default=30.0,
                    help="skip repeats of a peer run slower than this many seconds (default 30)")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.set_defaults(run=run)

@@ -280,7 +280,15 @@ def _load_target(target):
     else:
         if os.getcwd() not in sys.path and "" not in sys.path:
             sys.path.insert(0, os.getcwd())
-        module = importlib.import_module(mod_name)
+        try:
+            module = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:  # the target itself, not an import inside it
+            if exc.name is None or not (mod_name == exc.name or mod_name.startswith(exc.name + ".")):
+                raise
+            raise ValueError(
+                f"no module named {exc.name!r} (TARGET {target!r}): run from the directory that "
+                "holds it, or give path/to/file.py:factory"
+            ) from None
     obj = module
     for part in attr.split("."):
         try:
