@@ -142,7 +142,7 @@ def _fans(arr, fan_in, fan_out, layout, in_axis, out_axis, batch_axis, global_sh
     for name, fan in (("fan_in", fan_in), ("fan_out", fan_out)):
         if fan is None:
             continue
-        if (fan < 0) if min_fan == 0 else (fan <= 0):  # == fan < min_fan for int fans
+        if fan < 0 or (fan == 0 and min_fan > 0):  # fan < min_fan for int fans; > 0 for JAX's
             if min_fan == 0:
                 raise ValueError(f"{name} must be >= 0, got {fan}")
             raise ValueError(

@@ -9,8 +9,8 @@ Seeds, as in Keras: an integer seed gives the same values on every call; ``seed=
 seed once, when the initializer is created, from Python's ``random`` (which
 ``keras.utils.set_random_seed`` seeds), so an unseeded initializer also repeats itself; a
 ``keras.random.SeedGenerator`` gives new values on every call (the two words its
-``next()`` returns become fastinit's seed, as in fastinit.jax). The values are fastinit's stream, not Keras's:
-the distributions match, the bytes do not.
+``next()`` returns become fastinit's seed, as in fastinit.jax). The values are fastinit's
+stream, not Keras's: the distributions match, the bytes do not.
 """
 
 from __future__ import annotations

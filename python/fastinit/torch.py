@@ -358,36 +358,28 @@ def _trunc_plan(mean, std, a, b, code):
 
 
 def _fill(tensor, arr, code, plan, generator, shard=_NO_SHARD):
-    """Draws the stream and fills; returns None when ``generator`` is not a generator.
-
-    An empty tensor draws nothing (there is nothing to fill). ``shard``: (global_shape,
-    offset) of a DTensor's local block."""
-    if not arr.size:
-        if (generator is None or isinstance(generator, _TorchGenerator)
-                or getattr(generator, "take_stream", None) is not None):
-            return tensor
-        return None
-    ids = _draw(generator)
-    if ids is None:
-        return None
-    _core.fill(arr, code, ids[0], ids[1], *plan, *shard)
-    _increment_version(tensor)  # an in-place write, as torch's own uniform_ would record
+    """Draws the stream from a valid ``generator`` and fills. An empty tensor draws nothing
+    (there is nothing to fill). ``shard``: (global_shape, offset) of a DTensor's local block."""
+    if arr.size:
+        seed, stream = _draw(generator)
+        _core.fill(arr, code, seed, stream, *plan, *shard)
+        _increment_version(tensor)  # an in-place write, as torch's own uniform_ would record
     return tensor
 
 
 def _fill_or_delegate(name, ours, tensor, args, generator, plan_for):
     """fastinit fills ``tensor`` when it can (``plan_for(dtype_code)`` gives the _core.fill plan
-    or raises _Unsupported); otherwise PyTorch's own ``name`` runs, with the reason if any."""
-    tgt = _target(tensor)
-    if tgt is not None:
-        try:
-            plan = plan_for(tgt[1])
-        except _Unsupported as why:
-            return _delegate(name, ours, tensor, args, generator, why)
-        done = _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
-        if done is not None:
-            return done
-    return _delegate(name, ours, tensor, args, generator)
+    or raises _Unsupported); otherwise PyTorch's own ``name`` runs, with the reason if any. A
+    ``generator`` that is none of ours or torch's goes to PyTorch before any planning, so its
+    error comes first and no warning of ours precedes it."""
+    tgt = _target(tensor) if _valid_generator(generator) else None
+    if tgt is None:
+        return _delegate(name, ours, tensor, args, generator)
+    try:
+        plan = plan_for(tgt[1])
+    except _Unsupported as why:
+        return _delegate(name, ours, tensor, args, generator, why)
+    return _fill(tensor, tgt[0], tgt[1], plan, generator, tgt[2])
 
 
 # ---- fans ---------------------------------------------------------------------------------------
@@ -481,8 +473,6 @@ def trunc_normal_(
     """N(mean, std**2) restricted to [a, b] (absolute bounds), exact rejection sampling from
     fastinit's stream (``torch.nn.init.trunc_normal_``'s drop-in)."""
     def plan_for(code):
-        if not _valid_generator(generator):  # PyTorch raises (after its own warning)
-            raise _Unsupported("generator")
         plan = _trunc_plan(mean, std, a, b, code)
         if (mean < a - 2 * std) or (mean > b + 2 * std):  # torch's warning, when we fill
             warnings.warn(
